@@ -207,7 +207,9 @@ def open_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) 
             return img.convert("RGB")
     except FileNotFoundError:
         raise ValueError(f"image file not found: {path}") from None
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as err:
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"image {path.name} is over the limit of {max_pixels:,} pixels: {err}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise ValueError(f"corrupt or unreadable image {path.name}: {err}") from None
 
 

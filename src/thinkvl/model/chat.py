@@ -4,7 +4,8 @@ A prompt looks like::
 
     [gMASK]<sop><|system|>\\n{system}<|user|>\\n<|begin_of_image|><|image|><|end_of_image|>{question}<|assistant|>\\n
 
-and a thinking response like ``<think>{reasoning}</think><answer>{text} <|begin_of_box|>{final}<|end_of_box|></answer>``.
+and a thinking response like
+``<think>{reasoning}</think><answer>{text} <|begin_of_box|>{final}<|end_of_box|></answer>``.
 `parse_response` is the strict reader the reward system's format gate is built on: it never looks for an
 answer in the thinking, and reports every structural problem by name.
 """

@@ -1,0 +1,115 @@
+"""A model and its processor, created from a preset or loaded from / saved to a transformers directory.
+
+A saved bundle is an ordinary transformers model directory (config.json, model.safetensors, tokenizer and
+processor files, chat template), so `AutoModelForImageTextToText.from_pretrained(DIR)` opens it without
+thinkvl, and a real GLM-4.1V checkpoint directory loads through `load_bundle` the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForImageTextToText, AutoProcessor, GenerationConfig, PreTrainedModel
+
+from thinkvl.model import tokens as T
+from thinkvl.model.presets import build_config, get_preset
+from thinkvl.model.processor import build_processor
+from thinkvl.model.tokenizer import build_tokenizer, special_token_ids
+
+
+@dataclass
+class Bundle:
+    model: PreTrainedModel
+    processor: Any  # a transformers processor (Glm4vProcessor for glm4v models)
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.processor.tokenizer
+
+    def token_id(self, token: str) -> int:
+        return special_token_ids(self.tokenizer)[token]
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def stop_token_ids(tokenizer: Any) -> list[int]:
+    ids = special_token_ids(tokenizer)
+    return [ids[t] for t in T.STOP_TOKENS if t in ids]
+
+
+def _generation_config(tokenizer: Any) -> GenerationConfig:
+    ids = special_token_ids(tokenizer)
+    return GenerationConfig(
+        eos_token_id=stop_token_ids(tokenizer),
+        pad_token_id=ids.get(T.PAD, ids[T.END_OF_TEXT]),
+        do_sample=True,
+        temperature=1.0,
+        top_p=1.0,
+    )
+
+
+def create_bundle(
+    preset: str = "tiny",
+    *,
+    corpus: Iterable[str] = (),
+    vocab_size: int = 2048,
+    seed: int = 0,
+    attn_implementation: str = "sdpa",
+) -> Bundle:
+    """A freshly initialised model of a preset, with a tokenizer trained on ``corpus`` and its processor."""
+    p = get_preset(preset)
+    tokenizer = build_tokenizer(corpus, vocab_size=vocab_size)
+    config = build_config(p, special_token_ids(tokenizer), len(tokenizer))
+    torch.manual_seed(seed)
+    model = AutoModelForImageTextToText.from_config(config, attn_implementation=attn_implementation)
+    model.generation_config = _generation_config(tokenizer)
+    return Bundle(model=model, processor=build_processor(tokenizer, p))
+
+
+def save_bundle(bundle: Bundle, directory: str | Path) -> Path:
+    """Write the bundle as a transformers model directory, atomically: a crash never leaves a partial one."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        bundle.model.save_pretrained(tmp)
+        bundle.processor.save_pretrained(tmp)
+        old = None
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(directory, old)
+        os.replace(tmp, directory)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def load_bundle(
+    directory: str | Path,
+    *,
+    dtype: torch.dtype | str = "auto",
+    device: str | torch.device = "cpu",
+    attn_implementation: str = "sdpa",
+) -> Bundle:
+    """Load a model directory saved by `save_bundle`, or any local transformers VLM checkpoint."""
+    directory = Path(directory)
+    if not (directory / "config.json").is_file():
+        raise FileNotFoundError(f"{directory} is not a model directory (no config.json)")
+    processor = AutoProcessor.from_pretrained(directory)
+    model = AutoModelForImageTextToText.from_pretrained(
+        directory, dtype=dtype, attn_implementation=attn_implementation
+    ).to(device)
+    return Bundle(model=model, processor=processor)
