@@ -1,0 +1,231 @@
+"""`RLConfig`: every knob of RLCS, with its help text and the paper it comes from.
+
+One dataclass for the RL concern; a YAML file maps onto it 1:1 (`RLConfig.from_dict`). Defaults follow
+GLM-4.1V-Thinking (arXiv 2507.01006, §5) where the report states them, and DAPO (arXiv 2503.14476) for
+clip-higher. Sizes (iterations, batch, budgets, lr) are for a real model; the CPU demo preset overrides them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, get_args
+
+from thinkvl.model import tokens as T
+from thinkvl.rl.curriculum import (
+    DEFAULT_TIER_THRESHOLDS,
+    DEFAULT_TIER_WEIGHTS,
+    check_thresholds,
+    check_tier_weights,
+)
+from thinkvl.rl.loss import LossAveraging
+
+GLM = "https://arxiv.org/abs/2507.01006"
+DAPO = "https://arxiv.org/abs/2503.14476"
+GRPO = "https://arxiv.org/abs/2402.03300"
+TIS = "https://fengyao.notion.site/off-policy-rl"
+
+ForceAnswerMarker = Literal["think_close", "end_of_solution"]
+# What forced answering appends to a thought cut at its budget.
+FORCE_ANSWER_TEXT: dict[str, str] = {
+    "think_close": T.THINK_CLOSE + T.ANSWER_OPEN,
+    "end_of_solution": T.END_OF_SOLUTION,
+}
+
+
+def _field(default: Any, help_text: str, paper: str | None = None) -> Any:
+    metadata = {"help": help_text} if paper is None else {"help": help_text, "paper": paper}
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class RLConfig:
+    # --- rollouts ---
+    group_size: int = _field(8, "G: responses sampled per prompt; advantages are normalised within a group.", GLM)
+    temperature: float = _field(1.0, "Sampling temperature for rollouts.", GLM)
+    top_p: float = _field(
+        1.0, "Nucleus sampling for rollouts. The report keeps 1.0: top-p 0.9 garbled outputs later in training.", GLM
+    )
+    thinking_budget: int = _field(
+        2048, "Most tokens a rollout may think for; past it the thought is cut and an answer forced.", GLM
+    )
+    answer_budget: int = _field(256, "Extra tokens the model gets to answer after a forced stop of its thinking.", GLM)
+    force_answer_marker: ForceAnswerMarker = _field(
+        "think_close",
+        "What closes a thought cut at its budget: 'think_close' appends '</think><answer>', 'end_of_solution' the "
+        "<|end_of_solution|> token.",
+        GLM,
+    )
+    # --- policy loss ---
+    clip_eps_low: float = _field(0.2, "Lower PPO clip bound: ratios below 1 − ε_low stop pushing down.", DAPO)
+    clip_eps_high: float = _field(
+        0.28, "Upper PPO clip bound (clip-higher): ε_high > ε_low lets rare good tokens grow, keeping entropy.", DAPO
+    )
+    loss_averaging: LossAveraging = _field(
+        "sample",
+        "'sample': mean over each response's tokens, then over responses (the report found it more stable); "
+        "'token': mean over all tokens.",
+        GLM,
+    )
+    advantage_eps: float = _field(1e-6, "Added to the group std when normalising advantages.", GRPO)
+    kl_coef: float = _field(0.0, "Weight of a k3 KL penalty to the reference policy; RLCS uses none (ablation).", GLM)
+    entropy_coef: float = _field(0.0, "Weight of an entropy bonus; RLCS uses none (ablation).", GLM)
+    tis_cap: float | None = _field(
+        2.0,
+        "Cap of the truncated importance weight min(π_old/π_rollout, cap) correcting engine/trainer probability "
+        "mismatch; null turns the correction off (the mismatch is still logged).",
+        TIS,
+    )
+    # --- dynamic sampling expansion ---
+    dynamic_sampling: bool = _field(
+        True, "Drop groups with all-equal rewards and over-draw prompts by the expansion ratio.", GLM
+    )
+    expansion_ema_decay: float = _field(
+        0.9, "EMA decay of expansion_ratio = 1 / (1 − not_valid_rate) (weight of the previous value).", GLM
+    )
+    expansion_cap: float = _field(4.0, "Upper bound of the expansion ratio (prompts drawn ≤ cap × batch).", GLM)
+    # --- curriculum ---
+    curriculum: bool = _field(
+        True, "Weight prompts by difficulty tier; false samples uniformly (tiers are still tracked and logged).", GLM
+    )
+    tier_thresholds: dict[str, float] = _field(
+        DEFAULT_TIER_THRESHOLDS,
+        "Lowest pass rate of each tier (very_easy, easy, medium, hard); below 'hard' is very_hard.",
+        GLM,
+    )
+    tier_weights: dict[str, float] = _field(
+        DEFAULT_TIER_WEIGHTS, "Relative sampling weight per tier: medium up, too easy and too hard down.", GLM
+    )
+    weight_floor: float = _field(0.05, "Least sampling weight of any record, so no tier is starved.", GLM)
+    pass_rate_ema_decay: float = _field(
+        0.5, "EMA decay of a record's online pass-rate estimate (weight of the previous estimate).", GLM
+    )
+    difficulty_label_range: tuple[int, int] = _field(
+        (1, 5), "Scale of records' 'difficulty' labels as (easiest, hardest); read as a prior pass rate 1 … 0."
+    )
+    difficulty_label_weight: float = _field(
+        0.25, "Weight of the difficulty-label prior against the measured pass rate in offline grading."
+    )
+    grade_k: int = _field(8, "k of the offline pass@k grading: responses per record.", GLM)
+    # --- optimisation ---
+    iterations: int = _field(1000, "RL iterations (prompt batch → rollouts → updates).")
+    prompts_per_iteration: int = _field(
+        64, "Prompt groups to train on per iteration (before dynamic sampling's over-draw)."
+    )
+    mini_batch_size: int = _field(128, "Responses per optimizer step; an iteration's responses give several steps.")
+    micro_batch_size: int = _field(16, "Responses per forward/backward pass (gradient accumulation up to mini-batch).")
+    ppo_epochs: int = _field(1, "Passes over an iteration's responses.")
+    lr: float = _field(1e-6, "Learning rate (AdamW).")
+    weight_decay: float = _field(0.0, "AdamW weight decay.")
+    max_grad_norm: float = _field(1.0, "Gradient-norm clip per optimizer step.")
+    warmup_steps: int = _field(0, "Linear learning-rate warm-up in optimizer steps.")
+    seed: int = _field(0, "Seed for prompt sampling and rollouts.")
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.difficulty_label_range, (list, tuple)):
+            raise ValueError(
+                f"RLConfig.difficulty_label_range: need [easiest, hardest], got {self.difficulty_label_range}"
+            )
+        self.difficulty_label_range = tuple(self.difficulty_label_range)
+        self.tier_thresholds = _wrap("tier_thresholds", check_thresholds, self.tier_thresholds)
+        self.tier_weights = _wrap("tier_weights", check_tier_weights, self.tier_weights)
+        _check_int(self, "group_size", 2, "a group of one response has no relative advantage")
+        for name in ("thinking_budget", "answer_budget", "grade_k", "iterations", "prompts_per_iteration"):
+            _check_int(self, name, 1)
+        for name in ("mini_batch_size", "micro_batch_size", "ppo_epochs"):
+            _check_int(self, name, 1)
+        _check_int(self, "warmup_steps", 0)
+        _check_int(self, "seed", 0)
+        _check_num(self, "temperature", lo=0, lo_open=True)
+        _check_num(self, "top_p", lo=0, hi=1, lo_open=True)
+        _check_num(self, "clip_eps_low", lo=0, hi=1, hi_open=True)
+        _check_num(self, "clip_eps_high", lo=0)
+        _check_num(self, "advantage_eps", lo=0, lo_open=True)
+        _check_num(self, "kl_coef", lo=0)
+        _check_num(self, "entropy_coef", lo=0)
+        if self.tis_cap is not None:
+            _check_num(self, "tis_cap", lo=0, lo_open=True)
+        _check_num(self, "expansion_ema_decay", lo=0, hi=1, hi_open=True)
+        _check_num(self, "expansion_cap", lo=1)
+        _check_num(self, "weight_floor", lo=0, hi=1, lo_open=True)
+        _check_num(self, "pass_rate_ema_decay", lo=0, hi=1, hi_open=True)
+        _check_num(self, "difficulty_label_weight", lo=0, hi=1)
+        _check_num(self, "lr", lo=0, lo_open=True)
+        _check_num(self, "weight_decay", lo=0)
+        _check_num(self, "max_grad_norm", lo=0, lo_open=True)
+        for name, options in (("loss_averaging", LossAveraging), ("force_answer_marker", ForceAnswerMarker)):
+            if getattr(self, name) not in get_args(options):
+                raise ValueError(f"RLConfig.{name}: must be one of {get_args(options)}, got {getattr(self, name)!r}")
+        for name in ("dynamic_sampling", "curriculum"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"RLConfig.{name}: must be true or false, got {getattr(self, name)!r}")
+        lo, hi = self.difficulty_label_range if len(self.difficulty_label_range) == 2 else (None, None)
+        if not (isinstance(lo, int) and isinstance(hi, int) and lo < hi):
+            raise ValueError(
+                "RLConfig.difficulty_label_range: need (easiest, hardest) integers with easiest < hardest, "
+                f"got {self.difficulty_label_range!r}"
+            )
+        if self.mini_batch_size % self.micro_batch_size:
+            raise ValueError(
+                f"RLConfig.micro_batch_size: {self.micro_batch_size} must divide mini_batch_size {self.mini_batch_size}"
+            )
+
+    @property
+    def force_answer_text(self) -> str:
+        """The text appended to a thought cut at its budget."""
+        return FORCE_ANSWER_TEXT[self.force_answer_marker]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RLConfig:
+        """Build from a parsed YAML/JSON mapping; unknown keys are an error (a typo must not be ignored)."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"RL config must be a mapping, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown RL config key(s): {', '.join(map(str, unknown))}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["difficulty_label_range"] = list(self.difficulty_label_range)
+        return out
+
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        """Field name → help text (with its paper link), for CLI help and docs."""
+        out = {}
+        for f in fields(cls):
+            paper = f.metadata.get("paper")
+            out[f.name] = f.metadata["help"] + (f" [{paper}]" if paper else "")
+        return out
+
+
+def _wrap(name: str, check: Any, value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"RLConfig.{name}: must be a mapping of tier → number, got {value!r}")
+    try:
+        return check(value)
+    except ValueError as err:
+        raise ValueError(f"RLConfig.{name}: {err}") from None
+
+
+def _check_int(cfg: RLConfig, name: str, minimum: int, why: str = "") -> None:
+    value = getattr(cfg, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"RLConfig.{name}: must be an integer >= {minimum}{reason}, got {value!r}")
+
+
+def _check_num(
+    cfg: RLConfig, name: str, lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False
+) -> None:
+    value = getattr(cfg, name)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
+    if not ok:
+        interval = f"{'(' if lo_open else '['}{lo}, {hi}{')' if hi_open or hi == math.inf else ']'}"
+        raise ValueError(f"RLConfig.{name}: must be a finite number in {interval}, got {value!r}")

@@ -1,0 +1,149 @@
+"""Pack variable-length multimodal samples into fixed-length sequences, isolated from each other.
+
+glm4v accepts packed input as ``position_ids`` of shape [4, batch, length]: row 0 restarts at 0 for every
+sample (transformers builds a block-diagonal causal mask from those restarts when ``attention_mask`` is None),
+rows 1–3 are each sample's own (t, h, w) positions. All images and videos of a batch go through the vision
+encoder together, in the order their tokens appear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from thinkvl.train.samples import IGNORE, Sample
+
+Overflow = Literal["truncate", "drop"]
+
+
+@dataclass
+class PackingStats:
+    samples: int = 0
+    packs: int = 0
+    truncated: int = 0
+    dropped: int = 0
+    real_tokens: int = 0
+    slot_tokens: int = 0  # packs × pack length
+
+    @property
+    def fill(self) -> float:
+        """Fraction of the packed tokens that are real (not padding)."""
+        return self.real_tokens / self.slot_tokens if self.slot_tokens else 0.0
+
+
+def truncate(sample: Sample, max_len: int) -> Sample | None:
+    """Cut a sample to ``max_len`` tokens; None when the cut would split an image or video."""
+    if len(sample) <= max_len:
+        return sample
+    if (sample.mm_token_type_ids[max_len:] != 0).any():
+        return None  # visual tokens past the cut: their pixels can't be partially encoded
+    return Sample(
+        id=sample.id,
+        input_ids=sample.input_ids[:max_len],
+        labels=sample.labels[:max_len],
+        mm_token_type_ids=sample.mm_token_type_ids[:max_len],
+        position_ids=sample.position_ids[:, :max_len],
+        pixel_values=sample.pixel_values,
+        image_grid_thw=sample.image_grid_thw,
+        pixel_values_videos=sample.pixel_values_videos,
+        video_grid_thw=sample.video_grid_thw,
+    )
+
+
+def pack(
+    samples: list[Sample], pack_len: int, overflow: Overflow = "truncate"
+) -> tuple[list[list[Sample]], PackingStats]:
+    """First-fit-decreasing bin packing into packs of at most ``pack_len`` tokens.
+
+    Samples longer than ``pack_len`` are truncated (text only) or dropped, and counted in the stats.
+    """
+    stats = PackingStats(samples=len(samples))
+    fitted: list[Sample] = []
+    for s in samples:
+        if len(s) > pack_len:
+            cut = truncate(s, pack_len) if overflow == "truncate" else None
+            if cut is None:
+                stats.dropped += 1
+                continue
+            stats.truncated += 1
+            s = cut
+        fitted.append(s)
+    packs: list[list[Sample]] = []
+    room: list[int] = []
+    for s in sorted(fitted, key=len, reverse=True):
+        for i, free in enumerate(room):
+            if len(s) <= free:
+                packs[i].append(s)
+                room[i] -= len(s)
+                break
+        else:
+            packs.append([s])
+            room.append(pack_len - len(s))
+    stats.packs = len(packs)
+    stats.real_tokens = sum(len(s) for s in fitted)
+    stats.slot_tokens = len(packs) * pack_len
+    return packs, stats
+
+
+def _visual(samples: list[Sample]) -> dict[str, torch.Tensor]:
+    out = {}
+    for key in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw"):
+        parts = [getattr(s, key) for s in samples if getattr(s, key) is not None]
+        if parts:
+            out[key] = torch.cat(parts)
+    return out
+
+
+def collate_packed(packs: list[list[Sample]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Model inputs for a batch of packs, padded to the longest pack; padding is its own segment."""
+    length = max(sum(len(s) for s in p) for p in packs)
+    rows_ids, rows_labels, rows_types, rows_pos = [], [], [], []
+    for p in packs:
+        ids = [s.input_ids for s in p]
+        labels = [s.labels for s in p]
+        types = [s.mm_token_type_ids for s in p]
+        text_pos = [torch.arange(len(s)) for s in p]
+        pos3 = [s.position_ids for s in p]
+        pad = length - sum(len(s) for s in p)
+        if pad:
+            ids.append(torch.full((pad,), pad_id))
+            labels.append(torch.full((pad,), IGNORE))
+            types.append(torch.zeros(pad, dtype=torch.long))
+            text_pos.append(torch.arange(pad))
+            pos3.append(torch.arange(pad)[None].expand(3, -1))
+        rows_ids.append(torch.cat(ids))
+        rows_labels.append(torch.cat(labels))
+        rows_types.append(torch.cat(types))
+        rows_pos.append(torch.cat([torch.cat(text_pos)[None], torch.cat(pos3, dim=1)]))  # [4, length]
+    return {
+        "input_ids": torch.stack(rows_ids),
+        "labels": torch.stack(rows_labels),
+        "mm_token_type_ids": torch.stack(rows_types),
+        "position_ids": torch.stack(rows_pos, dim=1),  # [4, batch, length]
+        **_visual([s for p in packs for s in p]),
+    }
+
+
+def collate_padded(samples: list[Sample], pad_id: int) -> dict[str, torch.Tensor]:
+    """The usual alternative to packing: one sample per row, right-padded to the longest, with a mask."""
+    length = max(len(s) for s in samples)
+    batch = len(samples)
+    input_ids = torch.full((batch, length), pad_id)
+    labels = torch.full((batch, length), IGNORE)
+    types = torch.zeros((batch, length), dtype=torch.long)
+    mask = torch.zeros((batch, length), dtype=torch.long)
+    position_ids = torch.zeros((3, batch, length), dtype=torch.long)
+    for i, s in enumerate(samples):
+        n = len(s)
+        input_ids[i, :n], labels[i, :n], types[i, :n], mask[i, :n] = s.input_ids, s.labels, s.mm_token_type_ids, 1
+        position_ids[:, i, :n] = s.position_ids
+    return {
+        "input_ids": input_ids,
+        "labels": labels,
+        "mm_token_type_ids": types,
+        "attention_mask": mask,
+        "position_ids": position_ids,
+        **_visual(samples),
+    }

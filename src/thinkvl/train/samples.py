@@ -1,0 +1,113 @@
+"""Record → one tokenised training sample, with its own 3D positions and a loss mask.
+
+Pre-training learns the caption given the image (loss on caption tokens); SFT learns the thinking-format
+response given the conversation (loss on the assistant's response only; prompt and visual tokens masked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from thinkvl.data.record import Record
+from thinkvl.data.synth.base import box_string
+from thinkvl.model import tokens as T
+from thinkvl.model.chat import IMAGE_PLACEHOLDER, VIDEO_PLACEHOLDER, content_parts, format_response, render_prompt
+from thinkvl.model.processor import encode
+
+Stage = Literal["pretrain", "sft"]
+IGNORE = -100
+
+
+@dataclass
+class Sample:
+    """One sequence. Visual tensors are None when the sample has no image / video."""
+
+    id: str
+    input_ids: torch.Tensor  # [L]
+    labels: torch.Tensor  # [L], IGNORE where no loss
+    mm_token_type_ids: torch.Tensor  # [L]: 0 text, 1 image, 2 video
+    position_ids: torch.Tensor  # [3, L]: (t, h, w) positions from glm4v's get_rope_index
+    pixel_values: torch.Tensor | None = None  # [patches, C·T·P·P]
+    image_grid_thw: torch.Tensor | None = None  # [images, 3]
+    pixel_values_videos: torch.Tensor | None = None
+    video_grid_thw: torch.Tensor | None = None  # [videos, 3]
+
+    def __len__(self) -> int:
+        return int(self.input_ids.shape[0])
+
+    @property
+    def num_loss_tokens(self) -> int:
+        return int((self.labels != IGNORE).sum())
+
+
+def sft_target(record: Record, *, thinking: bool = True) -> str:
+    """The response SFT teaches: ``<think>reasoning</think><answer>text <box>answer</box></answer>``."""
+    meta = record.meta
+    if thinking and "reasoning" not in meta:
+        raise ValueError(f"record {record.id!r} has no meta.reasoning to train the thinking format on")
+    box = meta.get("boxed", box_string(record.answer))
+    body = format_response(meta.get("reasoning") if thinking else "", meta.get("answer_text", ""), box)
+    return body if thinking else body[len(T.THINK_OPEN + T.THINK_CLOSE) :]
+
+
+def _media_only_prompt(record: Record) -> str:
+    """Pre-training prompt: the images/videos of the record's user turns, nothing else."""
+    parts = []
+    for message in record.messages:
+        for part in content_parts(message["content"]):
+            if part.get("type") == "image":
+                parts.append(IMAGE_PLACEHOLDER)
+            elif part.get("type") == "video":
+                parts.append(VIDEO_PLACEHOLDER)
+    return T.GMASK + T.SOP + "".join(parts)
+
+
+def build_sample(
+    record: Record,
+    root: str | Path,
+    processor: Any,
+    model: Any,
+    stage: Stage,
+    *,
+    thinking: bool = True,
+) -> Sample:
+    """Tokenise a record for a supervised stage; ``model`` supplies glm4v's `get_rope_index` (no weights used)."""
+    if stage == "pretrain":
+        caption = record.meta.get("caption")
+        if not caption:
+            raise ValueError(f"record {record.id!r} has no meta.caption for pre-training")
+        prompt, target = _media_only_prompt(record), caption + T.END_OF_TEXT
+    elif stage == "sft":
+        prompt = render_prompt(record.messages, thinking=thinking)
+        target = sft_target(record, thinking=thinking) + T.END_OF_TEXT
+    else:
+        raise ValueError(f"unknown stage {stage!r}")
+    enc = encode(processor, [prompt], [record.messages], root)
+    prompt_ids = enc["input_ids"][0]
+    # The prompt ends in a special token or newline and the target starts fresh, so tokenising them
+    # apart gives the same ids as together, and the boundary is exact.
+    target_ids = torch.tensor(processor.tokenizer.encode(target, add_special_tokens=False), dtype=torch.long)
+    input_ids = torch.cat([prompt_ids, target_ids])
+    labels = torch.cat([torch.full_like(prompt_ids, IGNORE), target_ids])
+    mm_types = torch.cat([enc["mm_token_type_ids"][0], torch.zeros_like(target_ids)])
+    image_grid, video_grid = enc.get("image_grid_thw"), enc.get("video_grid_thw")
+    if image_grid is not None or video_grid is not None:
+        position_ids, _ = model.model.get_rope_index(input_ids[None], mm_types[None], image_grid, video_grid)
+        position_ids = position_ids[:, 0]
+    else:
+        position_ids = torch.arange(len(input_ids))[None].expand(3, -1).clone()
+    return Sample(
+        id=record.id,
+        input_ids=input_ids,
+        labels=labels,
+        mm_token_type_ids=mm_types,
+        position_ids=position_ids,
+        pixel_values=enc.get("pixel_values"),
+        image_grid_thw=image_grid,
+        pixel_values_videos=enc.get("pixel_values_videos"),
+        video_grid_thw=video_grid,
+    )
