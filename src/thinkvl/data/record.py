@@ -24,8 +24,6 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from thinkvl.model.chat import content_parts
-
 DOMAINS: tuple[str, ...] = (
     "math",
     "counting",
@@ -41,6 +39,15 @@ DOMAINS: tuple[str, ...] = (
 CHOICE_LETTERS = "ABCDEFGHIJ"
 # 64 MP: a 8K×8K image. Past it, decoding alone takes hundreds of MB: refuse before decoding.
 DEFAULT_MAX_IMAGE_PIXELS = 64_000_000
+
+
+def content_parts(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Normalise message content to a list of ``{"type": "text"|"image"|"video", ...}`` parts."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list):
+        raise TypeError(f"message content must be a string or a list of parts, got {type(content).__name__}")
+    return content
 
 
 class RecordError(ValueError):

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from thinkvl.data.record import content_parts
 from thinkvl.model import tokens as T
 
 Role = Literal["system", "user", "assistant", "observation"]
@@ -29,15 +30,6 @@ IMAGE_PLACEHOLDER = T.BEGIN_OF_IMAGE + T.IMAGE + T.END_OF_IMAGE
 VIDEO_PLACEHOLDER = T.BEGIN_OF_VIDEO + T.VIDEO + T.END_OF_VIDEO
 # Prefilled after the assistant tag when thinking is off, so the model starts at <answer>.
 EMPTY_THINK = T.THINK_OPEN + T.THINK_CLOSE
-
-
-def content_parts(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Normalise message content to a list of ``{"type": "text"|"image"|"video", ...}`` parts."""
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    if not isinstance(content, list):
-        raise TypeError(f"message content must be a string or a list of parts, got {type(content).__name__}")
-    return content
 
 
 def render_content(content: str | list[dict[str, Any]]) -> str:

@@ -1,0 +1,182 @@
+"""Rollout engines: generate responses for records. A transformers engine for CPU or one GPU; vLLM in vllm_engine.
+
+Forced answering (report §5): when a response thinks for ``thinking_budget`` tokens without closing
+``</think>``, the thought is cut, the closing marker (``</think><answer>`` or ``<|end_of_solution|>``) is appended,
+and the model answers within ``answer_budget`` more tokens. The rollout records that it was forced, so the
+reward is earned by the answer and never zeroed by truncation. Evaluation uses the same mechanism.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from thinkvl.data.record import Record, content_parts
+from thinkvl.model import tokens as T
+from thinkvl.model.bundle import Bundle, stop_token_ids
+from thinkvl.model.chat import render_prompt
+from thinkvl.model.processor import encode
+
+FORCE_MARKERS = {"think_close": T.THINK_CLOSE + T.ANSWER_OPEN, "end_of_solution": T.END_OF_SOLUTION}
+
+
+@dataclass
+class SamplingParams:
+    n: int = 1  # responses per record (the group size G in RL)
+    temperature: float = 1.0
+    top_p: float = 1.0  # the report: top-p < 1 garbled outputs late in RL
+    thinking_budget: int = 256  # tokens before a thought is cut and the answer forced
+    answer_budget: int = 32  # tokens allowed after forcing
+    force_marker: str = "think_close"  # or "end_of_solution"
+    greedy: bool = False
+    thinking: bool = True
+
+    def __post_init__(self) -> None:
+        if self.force_marker not in FORCE_MARKERS:
+            raise ValueError(f"force_marker must be one of {sorted(FORCE_MARKERS)}")
+        if self.n < 1 or self.thinking_budget < 1 or self.answer_budget < 1:
+            raise ValueError("n, thinking_budget and answer_budget must be >= 1")
+
+
+@dataclass
+class Rollout:
+    record_id: str
+    text: str  # the response as the reward system reads it (forcing marker included)
+    response_ids: list[int] = field(default_factory=list)  # generated + forced tokens, in order
+    forced: bool = False
+    truncated: bool = False  # ran out of budget while answering (not forced, just long)
+
+
+class RolloutEngine(Protocol):
+    def generate(self, records: list[Record], root: str | Path, params: SamplingParams) -> list[Rollout]:
+        """``params.n`` rollouts per record, grouped by record in input order."""
+        ...
+
+
+def modality(record: Record) -> str:
+    """Batches are kept to one modality: transformers' glm4v can't place features for images and videos mixed."""
+    kinds = {p.get("type") for m in record.messages for p in content_parts(m["content"])}
+    return "video" if "video" in kinds else "image" if "image" in kinds else "text"
+
+
+class TransformersEngine:
+    """Batched `generate` with a KV cache; each sequence stops at its own end token."""
+
+    def __init__(self, bundle: Bundle, batch_size: int = 16):
+        self.bundle = bundle
+        self.batch_size = batch_size
+        self.tokenizer = bundle.tokenizer
+        self.tokenizer.padding_side = "left"
+        self.stop_ids = stop_token_ids(self.tokenizer)
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
+
+    @torch.no_grad()
+    def generate(self, records: list[Record], root: str | Path, params: SamplingParams) -> list[Rollout]:
+        by_kind: dict[str, list[int]] = defaultdict(list)
+        for i, r in enumerate(records):
+            by_kind[modality(r)].append(i)
+        out: dict[int, list[Rollout]] = {}
+        for indices in by_kind.values():
+            for start in range(0, len(indices), self.batch_size):
+                chunk = indices[start : start + self.batch_size]
+                rollouts = self._generate_batch([records[i] for i in chunk], root, params)
+                for i, rs in zip(chunk, rollouts):
+                    out[i] = rs
+        return [r for i in range(len(records)) for r in out[i]]
+
+    def _sample(self, inputs: dict[str, Any], max_new: int, params: SamplingParams, n: int) -> torch.Tensor:
+        gen = dict(
+            max_new_tokens=max_new,
+            eos_token_id=self.stop_ids,
+            pad_token_id=self.pad_id,
+            num_return_sequences=n,
+            use_cache=True,
+        )
+        if params.greedy:
+            gen.update(do_sample=False, temperature=None, top_p=None)
+        else:
+            gen.update(do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=0)
+        seqs = self.bundle.model.generate(**inputs, **gen)
+        return seqs[:, inputs["input_ids"].shape[1] :]
+
+    def _trim(self, ids: list[int]) -> tuple[list[int], bool]:
+        """Cut at the first stop token (kept) and drop padding; True when a stop token was reached."""
+        for k, t in enumerate(ids):
+            if t in self.stop_ids:
+                return ids[: k + 1], True
+        return [t for t in ids if t != self.pad_id], False
+
+    def _generate_batch(self, records: list[Record], root: str | Path, params: SamplingParams) -> list[list[Rollout]]:
+        prompts = [render_prompt(r.messages, thinking=params.thinking) for r in records]
+        inputs = encode(self.bundle.processor, prompts, [r.messages for r in records], root, padding=True)
+        first = self._sample(inputs, params.thinking_budget, params, params.n).tolist()
+        close_id = self.tokenizer.convert_tokens_to_ids(T.THINK_CLOSE)
+        results: list[list[Rollout]] = [[] for _ in records]
+        to_force: list[tuple[int, list[int]]] = []
+        for k, ids in enumerate(first):
+            r = k // params.n
+            ids, stopped = self._trim(ids)
+            if stopped or not params.thinking or close_id in ids:
+                results[r].append(Rollout(records[r].id, "", ids, truncated=not stopped))
+            else:
+                to_force.append((r, ids))
+        if to_force:
+            self._force_answers(records, root, prompts, to_force, params, results)
+        for group in results:
+            for ro in group:
+                ro.text = self.tokenizer.decode(ro.response_ids, skip_special_tokens=False)
+        return results
+
+    def _force_answers(
+        self,
+        records: list[Record],
+        root: str | Path,
+        prompts: list[str],
+        to_force: list[tuple[int, list[int]]],
+        params: SamplingParams,
+        results: list[list[Rollout]],
+    ) -> None:
+        """Close over-long thoughts with the marker and let the model answer (one more generate call)."""
+        marker = FORCE_MARKERS[params.force_marker]
+        marker_ids = self.tokenizer.encode(marker, add_special_tokens=False)
+        for start in range(0, len(to_force), self.batch_size):
+            chunk = to_force[start : start + self.batch_size]
+            inputs = self._continuation_inputs(records, root, prompts, [(r, ids + marker_ids) for r, ids in chunk])
+            answers = self._sample(inputs, params.answer_budget, params, 1).tolist()
+            for (r, ids), answer in zip(chunk, answers):
+                answer, stopped = self._trim(answer)
+                forced = ids + marker_ids + answer
+                results[r].append(Rollout(records[r].id, "", forced, forced=True, truncated=not stopped))
+
+    def _continuation_inputs(
+        self, records: list[Record], root: str | Path, prompts: list[str], items: list[tuple[int, list[int]]]
+    ) -> dict[str, torch.Tensor]:
+        """Prompt ids + exact continuation ids (never re-tokenised text), left-padded, with the prompts' pixels."""
+        rows, types, visual = [], [], defaultdict(list)
+        for r, cont in items:
+            enc = encode(self.bundle.processor, [prompts[r]], [records[r].messages], root)
+            rows.append(torch.cat([enc["input_ids"][0], torch.tensor(cont, dtype=torch.long)]))
+            types.append(torch.cat([enc["mm_token_type_ids"][0], torch.zeros(len(cont), dtype=torch.long)]))
+            for key in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw"):
+                if enc.get(key) is not None:
+                    visual[key].append(enc[key])
+        length = max(len(x) for x in rows)
+        input_ids = torch.full((len(rows), length), self.pad_id, dtype=torch.long)
+        mm_types = torch.zeros((len(rows), length), dtype=torch.long)
+        mask = torch.zeros((len(rows), length), dtype=torch.long)
+        for i, (ids, ty) in enumerate(zip(rows, types)):
+            input_ids[i, length - len(ids) :], mm_types[i, length - len(ids) :], mask[i, length - len(ids) :] = (
+                ids,
+                ty,
+                1,
+            )
+        return {
+            "input_ids": input_ids,
+            "attention_mask": mask,
+            "mm_token_type_ids": mm_types,
+            **{k: torch.cat(v) for k, v in visual.items()},
+        }

@@ -1,0 +1,62 @@
+"""Configuration of one supervised stage (pre-training, long-context, SFT); YAML maps onto it 1:1."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Stage = Literal["pretrain", "long_context", "sft"]
+STAGES = ("pretrain", "long_context", "sft")
+
+
+def _f(default, help: str):  # noqa: A002 - "help" reads best in the field list
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class StageConfig:
+    stage: Stage = _f("sft", "pretrain: loss on captions; long_context: the same, longer packs; sft: loss on responses")
+    model: str = _f("tiny", "a preset name (tiny, small, glm-4.1v-9b) to start from scratch, or a model directory")
+    data: str = _f("", "dataset: a directory with records.jsonl, a .parquet file, or a saved HF dataset")
+    out: str = _f("runs/sft", "run directory: checkpoints/, metrics.jsonl, loss.png, model/")
+    pack_len: int = _f(1024, "tokens per packed sequence (report: 8,192 pre-training, 32,768 long-context and SFT)")
+    overflow: Literal["truncate", "drop"] = _f("truncate", "what to do with a sample longer than pack_len")
+    batch_size: int = _f(8, "packed sequences per optimizer step, across all processes (global batch)")
+    micro_batch: int = _f(8, "packed sequences per forward pass on one process (gradient accumulation)")
+    steps: int = _f(100, "optimizer steps; the data is repeated in a fresh shuffled order each epoch")
+    lr: float = _f(1e-3, "peak learning rate (AdamW)")
+    min_lr_ratio: float = _f(0.1, "the cosine schedule decays to lr × this")
+    warmup_steps: int = _f(10, "linear warm-up steps")
+    weight_decay: float = _f(0.01, "AdamW weight decay")
+    max_grad_norm: float = _f(1.0, "gradient clipping norm (0 disables)")
+    freeze_vision: bool = _f(False, "keep the ViT encoder fixed")
+    freeze_projector: bool = _f(False, "keep the patch merger / MLP projector fixed")
+    thinking: bool = _f(True, "SFT targets with <think>…</think> (False: empty thinking, answer only)")
+    domains: list[str] | None = _f(None, "train only on records of these domains (None: all)")
+    vocab_size: int = _f(2048, "tokenizer size when starting from a preset (trained on the data's text)")
+    save_every: int = _f(50, "checkpoint every N steps (and at the end)")
+    keep_last: int = _f(2, "checkpoints to keep")
+    log_every: int = _f(1, "write metrics every N steps")
+    seed: int = _f(0, "seed for initialisation and data order")
+    dtype: Literal["float32", "bfloat16"] = _f("float32", "parameter dtype (bfloat16 for GPUs)")
+    fsdp: bool = _f(False, "shard parameters across processes with FSDP (for models that don't fit one device)")
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
+        if self.overflow not in ("truncate", "drop"):
+            raise ValueError(f"overflow must be 'truncate' or 'drop', got {self.overflow!r}")
+        for name in ("pack_len", "batch_size", "micro_batch", "steps", "save_every", "keep_last", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError("lr must be > 0 and min_lr_ratio in [0, 1]")
+        if self.warmup_steps < 0 or self.weight_decay < 0 or self.max_grad_norm < 0:
+            raise ValueError("warmup_steps, weight_decay and max_grad_norm must be >= 0")
+        if self.dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"dtype must be float32 or bfloat16, got {self.dtype!r}")
+
+    @property
+    def sample_stage(self) -> Literal["pretrain", "sft"]:
+        """Long-context training is pre-training with longer packs."""
+        return "sft" if self.stage == "sft" else "pretrain"
