@@ -43,6 +43,16 @@ def _field(default: Any, help_text: str, paper: str | None = None) -> Any:
 
 @dataclass
 class RLConfig:
+    # --- run ---
+    model: str = _field("", "The policy to start from: a model directory (usually the SFT stage's out/model).")
+    data: str = _field("", "RL prompts: a dataset directory, .parquet file or saved HF dataset of records.")
+    out: str = _field("runs/rl", "Run directory: checkpoints/, metrics.jsonl, plots, model/.")
+    grades: str | None = _field(None, "Offline grading file from `thinkvl grade` (None: every record starts medium).")
+    domains: list[str] | None = _field(None, "Train only on records of these domains (None: all).")
+    engine: Literal["transformers", "vllm"] = _field("transformers", "Rollout engine (vllm needs a GPU).")
+    rollout_batch_size: int = _field(64, "Prompts per generate call in the transformers engine.")
+    save_every: int = _field(20, "Checkpoint every N iterations (and at the end).")
+    keep_last: int = _field(2, "Checkpoints to keep.")
     # --- rollouts ---
     group_size: int = _field(8, "G: responses sampled per prompt; advantages are normalised within a group.", GLM)
     temperature: float = _field(1.0, "Sampling temperature for rollouts.", GLM)
@@ -125,6 +135,10 @@ class RLConfig:
     seed: int = _field(0, "Seed for prompt sampling and rollouts.")
 
     def __post_init__(self) -> None:
+        if self.engine not in ("transformers", "vllm"):
+            raise ValueError(f"RLConfig.engine: 'transformers' or 'vllm', got {self.engine!r}")
+        for name in ("rollout_batch_size", "save_every", "keep_last"):
+            _check_int(self, name, 1)
         if not isinstance(self.difficulty_label_range, (list, tuple)):
             raise ValueError(
                 f"RLConfig.difficulty_label_range: need [easiest, hardest], got {self.difficulty_label_range}"

@@ -20,8 +20,7 @@ from thinkvl.model import tokens as T
 from thinkvl.model.bundle import Bundle, stop_token_ids
 from thinkvl.model.chat import render_prompt
 from thinkvl.model.processor import encode
-
-FORCE_MARKERS = {"think_close": T.THINK_CLOSE + T.ANSWER_OPEN, "end_of_solution": T.END_OF_SOLUTION}
+from thinkvl.rl.config import FORCE_ANSWER_TEXT as FORCE_MARKERS
 
 
 @dataclass
@@ -47,6 +46,8 @@ class Rollout:
     record_id: str
     text: str  # the response as the reward system reads it (forcing marker included)
     response_ids: list[int] = field(default_factory=list)  # generated + forced tokens, in order
+    logprobs: list[float] = field(default_factory=list)  # the sampler's log-prob of each token (0 for forced ones)
+    action_mask: list[int] = field(default_factory=list)  # 1: sampled by the policy; 0: appended by forcing
     forced: bool = False
     truncated: bool = False  # ran out of budget while answering (not forced, just long)
 
@@ -73,6 +74,22 @@ class TransformersEngine:
         self.tokenizer.padding_side = "left"
         self.stop_ids = stop_token_ids(self.tokenizer)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
+        # Placeholders and prompt-only tags must never be generated: a sampled <|image|> would ask the model
+        # for image features that don't exist when the response is read back.
+        never = (
+            T.IMAGE,
+            T.VIDEO,
+            T.BEGIN_OF_IMAGE,
+            T.END_OF_IMAGE,
+            T.BEGIN_OF_VIDEO,
+            T.END_OF_VIDEO,
+            T.GMASK,
+            T.SOP,
+            T.SYSTEM,
+            T.PAD,
+        )
+        vocab = self.tokenizer.get_vocab()
+        self.suppressed = [vocab[t] for t in never if t in vocab]
 
     @torch.no_grad()
     def generate(self, records: list[Record], root: str | Path, params: SamplingParams) -> list[Rollout]:
@@ -88,42 +105,58 @@ class TransformersEngine:
                     out[i] = rs
         return [r for i in range(len(records)) for r in out[i]]
 
-    def _sample(self, inputs: dict[str, Any], max_new: int, params: SamplingParams, n: int) -> torch.Tensor:
+    def _sample(
+        self, inputs: dict[str, Any], max_new: int, params: SamplingParams
+    ) -> tuple[list[list[int]], list[list[float]]]:
+        """New tokens per sequence and their log-probs under the sampling distribution actually used."""
         gen = dict(
             max_new_tokens=max_new,
             eos_token_id=self.stop_ids,
             pad_token_id=self.pad_id,
-            num_return_sequences=n,
             use_cache=True,
+            suppress_tokens=self.suppressed,
         )
         if params.greedy:
             gen.update(do_sample=False, temperature=None, top_p=None)
         else:
             gen.update(do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=0)
-        seqs = self.bundle.model.generate(**inputs, **gen)
-        return seqs[:, inputs["input_ids"].shape[1] :]
+        out = self.bundle.model.generate(**inputs, **gen, return_dict_in_generate=True, output_scores=True)
+        new = out.sequences[:, inputs["input_ids"].shape[1] :]  # [B·n, steps]
+        scores = torch.stack(out.scores, dim=1).float()  # [B·n, steps, vocab], after temperature and masking
+        logprobs = torch.log_softmax(scores, dim=-1).gather(-1, new[..., None])[..., 0]
+        return new.tolist(), logprobs.tolist()
 
-    def _trim(self, ids: list[int]) -> tuple[list[int], bool]:
-        """Cut at the first stop token (kept) and drop padding; True when a stop token was reached."""
+    def _trim(self, ids: list[int], logprobs: list[float]) -> tuple[list[int], list[float], bool]:
+        """Cut after the first stop token (kept); True when a stop token was reached."""
         for k, t in enumerate(ids):
             if t in self.stop_ids:
-                return ids[: k + 1], True
-        return [t for t in ids if t != self.pad_id], False
+                return ids[: k + 1], logprobs[: k + 1], True
+        return ids, logprobs, False
 
     def _generate_batch(self, records: list[Record], root: str | Path, params: SamplingParams) -> list[list[Rollout]]:
         prompts = [render_prompt(r.messages, thinking=params.thinking) for r in records]
-        inputs = encode(self.bundle.processor, prompts, [r.messages for r in records], root, padding=True)
-        first = self._sample(inputs, params.thinking_budget, params, params.n).tolist()
+        # Each prompt is repeated n times in the batch rather than using num_return_sequences, whose expansion of
+        # video inputs is broken for glm4v in transformers 5.24.
+        repeated = [i for i in range(len(records)) for _ in range(params.n)]
+        inputs = encode(
+            self.bundle.processor,
+            [prompts[i] for i in repeated],
+            [records[i].messages for i in repeated],
+            root,
+            padding=True,
+        )
+        first, first_lp = self._sample(inputs, params.thinking_budget, params)
         close_id = self.tokenizer.convert_tokens_to_ids(T.THINK_CLOSE)
         results: list[list[Rollout]] = [[] for _ in records]
-        to_force: list[tuple[int, list[int]]] = []
-        for k, ids in enumerate(first):
+        to_force: list[tuple[int, list[int], list[float]]] = []
+        for k, (ids, lps) in enumerate(zip(first, first_lp)):
             r = k // params.n
-            ids, stopped = self._trim(ids)
+            ids, lps, stopped = self._trim(ids, lps)
             if stopped or not params.thinking or close_id in ids:
-                results[r].append(Rollout(records[r].id, "", ids, truncated=not stopped))
+                rollout = Rollout(records[r].id, "", ids, lps, [1] * len(ids), truncated=not stopped)
+                results[r].append(rollout)
             else:
-                to_force.append((r, ids))
+                to_force.append((r, ids, lps))
         if to_force:
             self._force_answers(records, root, prompts, to_force, params, results)
         for group in results:
@@ -136,7 +169,7 @@ class TransformersEngine:
         records: list[Record],
         root: str | Path,
         prompts: list[str],
-        to_force: list[tuple[int, list[int]]],
+        to_force: list[tuple[int, list[int], list[float]]],
         params: SamplingParams,
         results: list[list[Rollout]],
     ) -> None:
@@ -145,12 +178,20 @@ class TransformersEngine:
         marker_ids = self.tokenizer.encode(marker, add_special_tokens=False)
         for start in range(0, len(to_force), self.batch_size):
             chunk = to_force[start : start + self.batch_size]
-            inputs = self._continuation_inputs(records, root, prompts, [(r, ids + marker_ids) for r, ids in chunk])
-            answers = self._sample(inputs, params.answer_budget, params, 1).tolist()
-            for (r, ids), answer in zip(chunk, answers):
-                answer, stopped = self._trim(answer)
-                forced = ids + marker_ids + answer
-                results[r].append(Rollout(records[r].id, "", forced, forced=True, truncated=not stopped))
+            inputs = self._continuation_inputs(records, root, prompts, [(r, ids + marker_ids) for r, ids, _ in chunk])
+            answers, answer_lps = self._sample(inputs, params.answer_budget, params)
+            for (r, ids, lps), answer, alp in zip(chunk, answers, answer_lps):
+                answer, alp, stopped = self._trim(answer, alp)
+                rollout = Rollout(
+                    records[r].id,
+                    "",
+                    ids + marker_ids + answer,
+                    lps + [0.0] * len(marker_ids) + alp,
+                    [1] * len(ids) + [0] * len(marker_ids) + [1] * len(answer),
+                    forced=True,
+                    truncated=not stopped,
+                )
+                results[r].append(rollout)
 
     def _continuation_inputs(
         self, records: list[Record], root: str | Path, prompts: list[str], items: list[tuple[int, list[int]]]

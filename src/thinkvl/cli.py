@@ -1,0 +1,97 @@
+"""The `thinkvl` command line: one entry point for every stage of the recipe."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+# Quiet transformers' per-call notices; our own progress bars say what is happening.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _stage_command(stage: str):
+    def run(args: argparse.Namespace) -> int:
+        from thinkvl.config import load_yaml
+        from thinkvl.train.config import StageConfig
+        from thinkvl.train.trainer import run_stage
+
+        overrides = {"out": args.out, "steps": args.steps, "data": args.data, "model": args.model}
+        cfg = load_yaml(StageConfig, args.config, **overrides)
+        if stage == "sft" and cfg.stage != "sft":
+            raise SystemExit(f"{args.config} is a {cfg.stage!r} config; `thinkvl sft` runs sft configs")
+        if stage == "pretrain" and cfg.stage == "sft":
+            raise SystemExit(f"{args.config} is an sft config; use `thinkvl sft`")
+        result = run_stage(cfg)
+        print(
+            f"{cfg.stage}: {result.steps} steps, final loss {result.final_loss:.4f}, "
+            f"pack fill {result.packing.fill:.1%} ({result.packing.truncated} truncated, "
+            f"{result.packing.dropped} dropped, {result.skipped_records} records skipped), "
+            f"{result.tokens_per_second:,.0f} tokens/s → {result.out}"
+        )
+        return 0
+
+    return run
+
+
+def _add_stage(sub: argparse._SubParsersAction, name: str, help: str) -> None:  # noqa: A002
+    p = sub.add_parser(name, help=help)
+    p.add_argument("config", help="stage YAML (see configs/)")
+    p.add_argument("--data", help="override the config's dataset")
+    p.add_argument("--model", help="override the config's starting model (preset or directory)")
+    p.add_argument("--out", help="override the config's run directory")
+    p.add_argument("--steps", type=int, help="override the number of optimizer steps")
+    p.set_defaults(func=_stage_command(name))
+
+
+def _group(sub: argparse._SubParsersAction, name: str, help: str, module: str) -> None:  # noqa: A002
+    import importlib
+
+    group = sub.add_parser(name, help=help).add_subparsers(dest=f"{name}_command", required=True)
+    importlib.import_module(module).add_commands(group)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="thinkvl", description="GLM-4.1V-Thinking recipe: data → SFT → RLCS → eval")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    from thinkvl import demo
+
+    demo.add_command(sub)
+    data = sub.add_parser("data", help="synthesise, inspect, filter and recaption datasets")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    from thinkvl.data.pipeline import commands as pipeline_commands
+    from thinkvl.data.synth import commands as synth_commands
+
+    synth_commands.add_commands(data_sub)
+    pipeline_commands.add_commands(data_sub)
+    _add_stage(sub, "pretrain", "multimodal pre-training or long-context training on packed sequences")
+    _add_stage(sub, "sft", "supervised fine-tuning on the thinking format")
+    from thinkvl.rl import commands as rl_commands
+
+    rl_commands.add_commands(sub)
+    _group(sub, "eval", "evaluate a model on benchmarks; compare runs", "thinkvl.eval.commands")
+    _group(sub, "reward", "score responses with the unified reward system", "thinkvl.reward.commands")
+    from thinkvl.model import commands as model_commands
+
+    model_commands.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"thinkvl: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
