@@ -1,0 +1,82 @@
+"""Write a synthetic dataset: image files plus ``records.jsonl`` (paths relative to the dataset directory).
+
+``n`` is per domain, spread over the chosen levels in turn (record i of a domain is at levels[i % len(levels)]).
+records.jsonl is written last, to a temporary file then renamed, and any earlier one is removed first: a run
+that dies part-way leaves no records.jsonl, never one that looks complete but points at half-written images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from rich.progress import track
+
+from thinkvl.data.loaders import RECORDS_FILE, write_jsonl
+from thinkvl.data.record import Record
+from thinkvl.data.synth.registry import FAMILIES, family, generate, record_id, to_record
+
+
+def plan(domains: Sequence[str] | None, n: int, levels: Sequence[int] | None) -> list[tuple[str, int, int]]:
+    """(domain, level, slot) of every record to make, checking the request first."""
+    if n < 1:
+        raise ValueError(f"n (records per domain) must be >= 1, got {n}")
+    domains = list(domains) if domains else list(FAMILIES)
+    if len(set(domains)) != len(domains):
+        raise ValueError(f"a domain is listed twice: {domains}")
+    if levels is not None and not levels:
+        raise ValueError("levels must not be empty")
+    jobs = []
+    for domain in domains:
+        available = len(family(domain).levels)
+        chosen = sorted(set(levels)) if levels is not None else list(range(available))
+        bad = [lv for lv in chosen if not 0 <= lv < available]
+        if bad:
+            raise ValueError(f"domain {domain!r} has levels 0–{available - 1}; asked for {bad}")
+        jobs += [(domain, chosen[i % len(chosen)], i // len(chosen)) for i in range(n)]
+    return jobs
+
+
+def _media_paths(domain: str, level: int, slot: int, frames: int) -> list[str]:
+    rid = record_id(domain, level, slot)
+    if frames:
+        return [f"videos/{rid}/{k:02d}.png" for k in range(frames)]
+    return [f"images/{rid}.png"]
+
+
+def iter_records(
+    out_dir: str | Path,
+    jobs: Sequence[tuple[str, int, int]],
+    seed: int,
+    progress: bool = False,
+) -> Iterator[Record]:
+    """Generate each job, save its pixels under ``out_dir`` and yield its record."""
+    root = Path(out_dir)
+    for domain, level, slot in track(jobs, description="synthesising", disable=not progress):
+        sample = generate(domain, level, slot, seed)
+        pictures = sample.frames or [sample.image]
+        paths = _media_paths(domain, level, slot, len(sample.frames))
+        for rel, picture in zip(paths, pictures):
+            target = root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            picture.save(target, format="PNG", compress_level=1)
+        yield to_record(sample, domain, level, slot, paths)
+
+
+def write_dataset(
+    out_dir: str | Path,
+    domains: Sequence[str] | None = None,
+    n: int = 100,
+    seed: int = 0,
+    levels: Sequence[int] | None = None,
+    progress: bool = False,
+) -> list[Record]:
+    """Write ``n`` records per domain (all domains and all levels by default) to ``out_dir``; return them."""
+    jobs = plan(domains, n, levels)
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / RECORDS_FILE
+    final.unlink(missing_ok=True)
+    records = list(iter_records(root, jobs, seed, progress))
+    write_jsonl(records, final)  # temp file + os.replace
+    return records

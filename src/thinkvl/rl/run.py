@@ -1,0 +1,142 @@
+"""`thinkvl rl` and `thinkvl grade`: run RLCS from a config, with checkpoints, resume, metrics and plots."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from thinkvl.data.loaders import Dataset, atomic_write_text, load_records
+from thinkvl.metrics import MetricsLogger, plot_curves, read_metrics
+from thinkvl.model.bundle import Bundle, load_bundle, save_bundle
+from thinkvl.rl.config import RLConfig
+from thinkvl.rl.curriculum import GradeEntry, grade_records
+from thinkvl.rl.engine import RolloutEngine, SamplingParams, TransformersEngine
+from thinkvl.rl.trainer import RLCSTrainer, load_grades
+from thinkvl.train import distributed as D
+from thinkvl.train.checkpoint import latest_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
+
+PLOTS = {
+    "rewards.png": ["rewards/mean", "accuracy/mean", "response/forced_rate"],
+    "curriculum.png": [
+        "curriculum/tier/very_easy",
+        "curriculum/tier/easy",
+        "curriculum/tier/medium",
+        "curriculum/tier/hard",
+        "curriculum/tier/very_hard",
+    ],
+    "dynamic_sampling.png": ["dynamic_sampling/expansion_ratio", "dynamic_sampling/not_valid_rate"],
+    "policy.png": ["actor/clip_frac", "actor/approx_kl", "actor/entropy", "response/length_mean"],
+}
+
+
+def make_engine(cfg: RLConfig, bundle: Bundle) -> RolloutEngine:
+    if cfg.engine == "vllm":
+        from thinkvl.rl.vllm_engine import VLLMEngine
+
+        return VLLMEngine(bundle)
+    return TransformersEngine(bundle, batch_size=cfg.rollout_batch_size)
+
+
+def make_reward(config: Any = None) -> Any:
+    from thinkvl.reward import RewardSystem
+
+    return RewardSystem(config)
+
+
+def _dataset(cfg: RLConfig) -> Dataset:
+    dataset = load_records(cfg.data)
+    if cfg.domains:
+        dataset.records = [r for r in dataset.records if r.domain in cfg.domains]
+    dataset.records = [r for r in dataset.records if r.domain != "caption"]
+    if not dataset.records:
+        raise ValueError(f"no verifiable records in {cfg.data} (domains: {cfg.domains or 'all'})")
+    return dataset
+
+
+def run_rl(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> Path:
+    """Train to ``cfg.iterations``, resuming from the newest checkpoint in ``cfg.out``; returns the run dir."""
+    info = D.init_distributed()
+    out = Path(cfg.out)
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    dataset = _dataset(cfg)
+    checkpoint = latest_checkpoint(out / "checkpoints")
+    bundle = load_bundle(checkpoint / "model" if checkpoint else cfg.model)
+    reward = reward if reward is not None else make_reward()
+    trainer = RLCSTrainer(
+        cfg, bundle, dataset, reward, make_engine(cfg, bundle), grades=load_grades(cfg.grades), info=info
+    )
+    if checkpoint is not None:
+        state = load_state(checkpoint)
+        trainer.load_state_dict(state["trainer"])
+        set_rng_state(state["rng"])
+    logger = MetricsLogger(out / "metrics.jsonl", resume_step=trainer.iteration) if info.is_main else None
+    show = show_progress and info.is_main
+    bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc="rlcs", disable=not show, dynamic_ncols=True)
+    while trainer.iteration < cfg.iterations:
+        metrics = trainer.step()
+        bar.set_postfix(
+            reward=f"{metrics['rewards/mean']:.2f}",
+            valid=f"{1 - metrics.get('dynamic_sampling/not_valid_rate', 0):.2f}",
+        )
+        bar.update(1)
+        if logger:
+            logger.log(trainer.iteration, metrics)
+        if trainer.iteration % cfg.save_every == 0 or trainer.iteration == cfg.iterations:
+            D.barrier(info)
+            if info.is_main:
+                state = {"trainer": trainer.state_dict(), "rng": rng_state(), "config": asdict(cfg)}
+                save_checkpoint(out / "checkpoints" / f"iter-{trainer.iteration:06d}", bundle, state, cfg.keep_last)
+            D.barrier(info)
+    bar.close()
+    if info.is_main:
+        save_bundle(bundle, out / "model")
+        if logger:
+            logger.close()
+        rows = read_metrics(out / "metrics.jsonl")
+        for name, keys in PLOTS.items():
+            plot_curves(rows, keys, out / name, title=name[:-4], x="step")
+    D.barrier(info)
+    return out
+
+
+def grade(
+    model: str | Path,
+    data: str | Path,
+    out: str | Path,
+    *,
+    k: int = 8,
+    thresholds: dict[str, float] | None = None,
+    label_range: tuple[int, int] = (0, 2),
+    thinking_budget: int = 128,
+    answer_budget: int = 32,
+    batch_size: int = 32,
+    reward: Any = None,
+    show_progress: bool = True,
+) -> dict[str, GradeEntry]:
+    """Offline difficulty grading: pass@k of ``model`` per record → tier, merged with ``difficulty`` labels."""
+    dataset = load_records(data)
+    records = [r for r in dataset.records if r.domain != "caption"]
+    bundle = load_bundle(model)
+    bundle.model.eval()
+    engine = TransformersEngine(bundle, batch_size=batch_size)
+    reward = reward if reward is not None else make_reward()
+    params = SamplingParams(n=k, thinking_budget=thinking_budget, answer_budget=answer_budget)
+    pass_rates: dict[str, float] = {}
+    chunk = max(1, batch_size // k)
+    for start in tqdm(range(0, len(records), chunk), desc="grading", disable=not show_progress):
+        batch = records[start : start + chunk]
+        rollouts = engine.generate(batch, dataset.root, params)
+        verdicts = reward.score_batch([r.text for r in rollouts], [rec for rec in batch for _ in range(k)])
+        for i, rec in enumerate(batch):
+            pass_rates[rec.id] = sum(v.correct for v in verdicts[i * k : (i + 1) * k]) / k
+    labels = {r.id: r.difficulty for r in records if r.difficulty is not None}
+    grades = grade_records(pass_rates, labels, thresholds=thresholds, label_range=label_range)
+    atomic_write_text(out, "".join(json.dumps({"id": rid, **g.to_dict()}) + "\n" for rid, g in grades.items()))
+    return grades

@@ -1,0 +1,333 @@
+"""RLCS: reinforcement learning with curriculum sampling (GLM-4.1V-Thinking §5).
+
+One iteration reads as the report describes it::
+
+    select_prompts → rollout → score → select_groups → advantages → update → curriculum.update → log
+
+Curriculum and dynamic sampling expansion decide *which* prompts are rolled out; groups whose rewards are all
+equal are dropped before the update (they carry no gradient); the policy loss is GRPO with clip-higher, no KL
+and no entropy term, averaged per sample. With ``curriculum=False, dynamic_sampling=False`` and a symmetric clip
+it is plain GRPO — the baseline in benchmarks/rl_efficiency.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from thinkvl.data.loaders import Dataset
+from thinkvl.data.record import Record
+from thinkvl.model import tokens as T
+from thinkvl.model.bundle import Bundle
+from thinkvl.model.chat import render_prompt
+from thinkvl.model.processor import encode
+from thinkvl.rl.config import RLConfig
+from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS, CurriculumSampler, GradeEntry
+from thinkvl.rl.dynamic_sampling import ExpansionController, select_groups
+from thinkvl.rl.engine import Rollout, RolloutEngine, SamplingParams
+from thinkvl.rl.loss import group_advantages, policy_loss
+from thinkvl.rl.policy import PromptEncoding, policy_batch, rollout_sample, token_logprobs
+from thinkvl.train.distributed import DistInfo
+
+
+@dataclass
+class Group:
+    """A prompt's G rollouts and their rewards."""
+
+    record: Record
+    rollouts: list[Rollout]
+    rewards: list[float]
+    correct: list[bool]
+
+
+def sampling_params(cfg: RLConfig) -> SamplingParams:
+    return SamplingParams(
+        n=cfg.group_size,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        thinking_budget=cfg.thinking_budget,
+        answer_budget=cfg.answer_budget,
+        force_marker=cfg.force_answer_marker,
+    )
+
+
+class RLCSTrainer:
+    def __init__(
+        self,
+        cfg: RLConfig,
+        bundle: Bundle,
+        dataset: Dataset,
+        reward: Any,
+        engine: RolloutEngine,
+        *,
+        grades: dict[str, GradeEntry] | None = None,
+        info: DistInfo | None = None,
+    ):
+        self.cfg, self.bundle, self.dataset, self.reward, self.engine = cfg, bundle, dataset, reward, engine
+        self.info = info or DistInfo()
+        self.records = dataset.records
+        self.sampler = CurriculumSampler(
+            [r.id for r in self.records],
+            grades,
+            thresholds=cfg.tier_thresholds,
+            tier_weights=cfg.tier_weights if cfg.curriculum else UNIFORM_TIER_WEIGHTS,
+            floor=cfg.weight_floor,
+            ema_decay=cfg.pass_rate_ema_decay,
+            seed=cfg.seed,
+        )
+        self.expansion = ExpansionController(cfg.expansion_ema_decay, cfg.expansion_cap)
+        params = [p for p in bundle.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+        )
+        self.params = SamplingParams(**{**sampling_params(cfg).__dict__})
+        vocab = bundle.tokenizer.get_vocab()
+        self.suppressed = getattr(engine, "suppressed", None) or []
+        self.think_close = vocab.get(T.THINK_CLOSE)
+        self.ref_model = None
+        if cfg.kl_coef > 0:  # ablation only: RLCS uses no KL term
+            import copy
+
+            self.ref_model = copy.deepcopy(bundle.model).eval().requires_grad_(False)
+        self.iteration = 0
+        self.rollouts_used = 0
+
+    # -- the RLCS step -----------------------------------------------------------------------------------------
+    def select_prompts(self) -> list[Record]:
+        """Curriculum-weighted draw; dynamic sampling over-draws by the expansion ratio."""
+        self.sampler.reset_weights()
+        n = self.cfg.prompts_per_iteration
+        if self.cfg.dynamic_sampling:
+            n = self.expansion.prompts_to_draw(n)
+        return [self.records[i] for i in self.sampler.sample(n)]
+
+    def rollout(self, prompts: list[Record]) -> list[list[Rollout]]:
+        """G responses per prompt; with several processes each rolls out its share and all see all groups."""
+        mine = prompts[self.info.rank :: self.info.world]
+        self.bundle.model.eval()
+        flat = self.engine.generate(mine, self.dataset.root, self.params) if mine else []
+        groups = [flat[i * self.params.n : (i + 1) * self.params.n] for i in range(len(mine))]
+        if self.info.world == 1:
+            return groups
+        gathered: list[Any] = [None] * self.info.world
+        dist.all_gather_object(gathered, groups)
+        out: list[list[Rollout]] = [[] for _ in prompts]
+        for rank, part in enumerate(gathered):
+            for k, g in enumerate(part):
+                out[rank + k * self.info.world] = g
+        return out
+
+    def score(self, prompts: list[Record], rollouts: list[list[Rollout]]) -> list[Group]:
+        flat = [r for g in rollouts for r in g]
+        records = [p for p, g in zip(prompts, rollouts) for _ in g]
+        verdicts = self.reward.score_batch([r.text for r in flat], records)
+        groups, k = [], 0
+        for p, g in zip(prompts, rollouts):
+            vs = verdicts[k : k + len(g)]
+            k += len(g)
+            groups.append(Group(p, g, [v.reward for v in vs], [v.correct for v in vs]))
+        return groups
+
+    def advantages(self, groups: list[Group]) -> torch.Tensor:
+        rewards = torch.tensor([g.rewards for g in groups], dtype=torch.float32)  # [K, G]
+        return group_advantages(rewards, self.cfg.advantage_eps)
+
+    def update(self, groups: list[Group], advantages: torch.Tensor) -> dict[str, float]:
+        """Policy-gradient steps over the kept groups' rollouts, in mini-batches of responses."""
+        model, cfg = self.bundle.model, self.cfg
+        items = [(g, r, float(a)) for g, adv in zip(groups, advantages) for r, a in zip(g.rollouts, adv)]
+        if not items:
+            return {}
+        prompts = {g.record.id: self._encode_prompt(g.record) for g in groups}
+        # With one optimizer step per iteration the policy is still the one that sampled: old = current.
+        # With several, the "old" log-probs must be taken before the first of them.
+        olds = None
+        if cfg.ppo_epochs > 1 or len(items) > cfg.mini_batch_size:
+            olds = self._old_logprobs(items, prompts)
+        model.train()
+        metrics: dict[str, list[float]] = defaultdict(list)
+        for _ in range(cfg.ppo_epochs):
+            for start in range(0, len(items), cfg.mini_batch_size):
+                mini = list(range(start, min(start + cfg.mini_batch_size, len(items))))
+                for k, v in self._optimizer_step(items, mini, prompts, olds).items():
+                    metrics[k].append(v)
+        return {k: sum(v) / len(v) for k, v in metrics.items()}
+
+    @torch.no_grad()
+    def _old_logprobs(self, items: list[tuple[Group, Rollout, float]], prompts: dict) -> list[torch.Tensor]:
+        self.bundle.model.eval()
+        out = []
+        for start in range(0, len(items), self.cfg.micro_batch_size):
+            micro = items[start : start + self.cfg.micro_batch_size]
+            logp, _ = token_logprobs(
+                self.bundle.model,
+                self._policy_batch(micro, prompts),
+                temperature=self.cfg.temperature,
+                suppressed=self.suppressed,
+            )
+            out += [logp[i, : len(r.response_ids)] for i, (_, r, _) in enumerate(micro)]
+        return out
+
+    def _optimizer_step(
+        self, items: list[tuple[Group, Rollout, float]], mini: list[int], prompts: dict, olds: list | None
+    ) -> dict[str, float]:
+        cfg, model = self.cfg, self.bundle.model
+        mine = mini[self.info.rank :: self.info.world]
+        if cfg.loss_averaging == "token":
+            normalizer = float(sum(sum(items[i][1].action_mask) for i in mini))
+        else:
+            normalizer = float(len(mini))
+        out: dict[str, float] = {}
+        for start in range(0, len(mine), cfg.micro_batch_size):
+            index = mine[start : start + cfg.micro_batch_size]
+            micro = [items[i] for i in index]
+            batch = self._policy_batch(micro, prompts)
+            logp, entropy = token_logprobs(
+                model, batch, temperature=cfg.temperature, suppressed=self.suppressed, with_entropy=True
+            )
+            if olds is None:
+                old = logp.detach()
+            else:
+                old = torch.zeros_like(logp)
+                for row, i in enumerate(index):
+                    old[row, : len(olds[i])] = olds[i]
+            ref = None
+            if self.ref_model is not None:
+                with torch.no_grad():
+                    ref, _ = token_logprobs(self.ref_model, batch, temperature=cfg.temperature)
+            adv = torch.tensor([a for _, _, a in micro])
+            loss, m = policy_loss(
+                logp,
+                old,
+                adv,
+                batch.mask,
+                cfg.clip_eps_low,
+                cfg.clip_eps_high,
+                cfg.loss_averaging,
+                ref_logprobs=ref,
+                kl_coef=cfg.kl_coef,
+                entropy=entropy if cfg.entropy_coef > 0 else entropy.detach(),
+                entropy_coef=cfg.entropy_coef,
+                rollout_logprobs=batch.rollout_logprobs,
+                tis_cap=cfg.tis_cap,
+                normalizer=normalizer,
+            )
+            loss.backward()
+            for k, v in m.items():
+                out[k] = out.get(k, 0.0) + v * len(micro) / max(1, len(mine))
+        if self.info.world > 1:  # sum the partial gradients of every rank's share
+            for p in model.parameters():
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                dist.all_reduce(p.grad)
+        out["actor/grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return out
+
+    def _encode_prompt(self, record: Record) -> PromptEncoding:
+        enc = encode(self.bundle.processor, [render_prompt(record.messages)], [record.messages], self.dataset.root)
+        visual = {
+            k: enc[k]
+            for k in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw")
+            if enc.get(k) is not None
+        }
+        return PromptEncoding(enc["input_ids"][0], enc["mm_token_type_ids"][0], visual)
+
+    def _policy_batch(self, micro: list[tuple[Group, Rollout, float]], prompts: dict) -> Any:
+        samples = [rollout_sample(prompts[g.record.id], r, self.bundle.model) for g, r, _ in micro]
+        lens = [len(prompts[g.record.id].input_ids) for g, _, _ in micro]
+        return policy_batch(samples, [r for _, r, _ in micro], self.bundle.tokenizer.pad_token_id, lens)
+
+    # -- one iteration -----------------------------------------------------------------------------------------
+    def step(self) -> dict[str, Any]:
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        prompts = self.select_prompts()
+        rollouts = self.rollout(prompts)
+        t_rollout = time.perf_counter() - t0
+        groups = self.score(prompts, rollouts)
+        self.sampler.update(
+            [g.record.id for g in groups for _ in g.rollouts], [float(c) for g in groups for c in g.correct]
+        )
+        needed = cfg.prompts_per_iteration
+        selection = select_groups([g.rewards for g in groups], needed if cfg.dynamic_sampling else len(groups))
+        if cfg.dynamic_sampling:
+            self.expansion.observe(selection.num_invalid, selection.num_groups)
+            kept = [groups[i] for i in selection.indices]
+        else:
+            kept = groups  # plain GRPO trains on every group (all-equal groups get zero advantage)
+        t1 = time.perf_counter()
+        update_metrics = self.update(kept, self.advantages(kept)) if kept else {}
+        t_train = time.perf_counter() - t1
+        self.iteration += 1
+        self.rollouts_used += sum(len(g.rollouts) for g in groups)
+        return self._metrics(groups, kept, selection, update_metrics, t_rollout, t_train)
+
+    def _metrics(self, groups, kept, selection, update_metrics, t_rollout, t_train) -> dict[str, Any]:
+        flat = [(g.record.domain, r, rw, c) for g in groups for r, rw, c in zip(g.rollouts, g.rewards, g.correct)]
+        m: dict[str, Any] = {"rollouts/total": self.rollouts_used, "rollouts/prompts": len(groups)}
+        by_domain: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+        for domain, _, rw, c in flat:
+            by_domain[domain].append((rw, c))
+        for domain, vals in by_domain.items():
+            m[f"rewards/{domain}/mean"] = sum(v for v, _ in vals) / len(vals)
+            m[f"accuracy/{domain}"] = sum(c for _, c in vals) / len(vals)
+        m["rewards/mean"] = sum(rw for *_, rw, _ in flat) / max(1, len(flat))
+        m["accuracy/mean"] = sum(c for *_, c in flat) / max(1, len(flat))
+        lengths = [len(r.response_ids) for _, r, _, _ in flat]
+        think = [
+            r.response_ids.index(self.think_close) if self.think_close in r.response_ids else len(r.response_ids)
+            for _, r, _, _ in flat
+        ]
+        m["response/length_mean"] = sum(lengths) / max(1, len(lengths))
+        m["response/thinking_length_mean"] = sum(think) / max(1, len(think))
+        m["response/forced_rate"] = sum(r.forced for _, r, _, _ in flat) / max(1, len(flat))
+        m.update(selection.metrics())
+        m.update(self.expansion.metrics())
+        m.update(self.sampler.metrics())
+        m["groups/trained"] = len(kept)
+        m["perf/rollout_tokens_per_s"] = sum(lengths) / max(t_rollout, 1e-9)
+        m["perf/train_tokens_per_s"] = sum(len(r.response_ids) for g in kept for r in g.rollouts) / max(t_train, 1e-9)
+        m.update(update_metrics)
+        return m
+
+    # -- checkpoint state --------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "iteration": self.iteration,
+            "rollouts_used": self.rollouts_used,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "curriculum": self.sampler.state_dict(),
+            "expansion": self.expansion.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.iteration = int(state["iteration"])
+        self.rollouts_used = int(state["rollouts_used"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.sampler.load_state_dict(state["curriculum"])
+        self.expansion.load_state_dict(state["expansion"])
+
+
+def load_grades(path: str | Path | None) -> dict[str, GradeEntry] | None:
+    """Read a `thinkvl grade` output file (JSON lines of id + grade)."""
+    if not path:
+        return None
+    import json
+
+    grades = {}
+    for line in Path(path).read_text().splitlines():
+        row = json.loads(line)
+        grades[row["id"]] = GradeEntry.from_dict({k: v for k, v in row.items() if k != "id"})
+    return grades
