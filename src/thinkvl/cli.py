@@ -54,6 +54,24 @@ def _group(sub: argparse._SubParsersAction, name: str, help: str, module: str) -
     importlib.import_module(module).add_commands(group)
 
 
+def _generate_factory(args: argparse.Namespace):
+    """`thinkvl eval run --model DIR`: greedy generation through the transformers engine, thinking budget
+    enforced by forced answering."""
+    from thinkvl.model import load_bundle
+    from thinkvl.rl.engine import TransformersEngine, make_generate
+
+    bundle = load_bundle(args.model)
+    bundle.model.eval()
+    return make_generate(TransformersEngine(bundle, batch_size=getattr(args, "batch_size", 8) or 8))
+
+
+def _normalise_argv(argv: list[str]) -> list[str]:
+    """`thinkvl eval --model DIR …` is short for `thinkvl eval run --model DIR …`."""
+    if len(argv) >= 2 and argv[0] == "eval" and argv[1] not in ("run", "compare", "-h", "--help"):
+        return ["eval", "run", *argv[1:]]
+    return argv
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="thinkvl", description="GLM-4.1V-Thinking recipe: data → SFT → RLCS → eval")
     parser.add_argument("-v", "--verbose", action="store_true", help="more logging")
@@ -74,7 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     from thinkvl.rl import commands as rl_commands
 
     rl_commands.add_commands(sub)
-    _group(sub, "eval", "evaluate a model on benchmarks; compare runs", "thinkvl.eval.commands")
+    from thinkvl.eval import commands as eval_commands
+
+    eval_group = sub.add_parser("eval", help="evaluate a model on benchmarks (`eval --model DIR …`); compare runs")
+    eval_commands.add_commands(eval_group.add_subparsers(dest="eval_command", required=True), _generate_factory)
     _group(sub, "reward", "score responses with the unified reward system", "thinkvl.reward.commands")
     from thinkvl.model import commands as model_commands
 
@@ -84,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_normalise_argv(list(sys.argv[1:] if argv is None else argv)))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         return int(args.func(args) or 0)

@@ -221,3 +221,20 @@ class TransformersEngine:
             "mm_token_type_ids": mm_types,
             **{k: torch.cat(v) for k, v in visual.items()},
         }
+
+
+def make_generate(engine: RolloutEngine, *, answer_budget: int = 32, default_budget: int = 512, thinking: bool = True):
+    """The ``generate(records, root, thinking_budget) -> texts`` callable the evaluation runner takes: greedy,
+    with the same forced-answering mechanism as RL as its thinking budget."""
+
+    def generate(records: list[Record], root: Path, budget: int | None) -> list[str]:
+        params = SamplingParams(
+            n=1,
+            greedy=True,
+            thinking=thinking,
+            thinking_budget=default_budget if budget is None else max(1, budget),
+            answer_budget=answer_budget,
+        )
+        return [r.text for r in engine.generate(records, root, params)]
+
+    return generate
