@@ -26,6 +26,8 @@ def _stage_command(stage: str):
         if stage == "pretrain" and cfg.stage == "sft":
             raise SystemExit(f"{args.config} is an sft config; use `thinkvl sft`")
         result = run_stage(cfg)
+        if os.environ.get("RANK", "0") != "0":
+            return 0
         print(
             f"{cfg.stage}: {result.steps} steps, final loss {result.final_loss:.4f}, "
             f"pack fill {result.packing.fill:.1%} ({result.packing.truncated} truncated, "
@@ -107,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_normalise_argv(list(sys.argv[1:] if argv is None else argv)))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # our own bars say what is happening
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError) as err:

@@ -13,7 +13,8 @@ from thinkvl.train.samples import IGNORE
 
 def forward_logits(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Logits [batch, length, vocab]; no cache, so packed samples stay isolated."""
-    embeds = multimodal_embeds(model, batch)
+    # Under DDP the embeddings come from the wrapped module; the forward still goes through the wrapper.
+    embeds = multimodal_embeds(getattr(model, "module", model), batch)
     return model(
         inputs_embeds=embeds,
         position_ids=batch["position_ids"],

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Create .venv and install thinkvl. torch/torchvision are pinned to the builds that pip finds on this kind of
+# machine's disk (no multi-GB download); installing them first keeps every later range satisfied.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+pip install -q "torch==2.14.1" "torchvision==0.29.1"
+pip install -q -e ".[dev]"

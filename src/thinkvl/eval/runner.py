@@ -1,0 +1,332 @@
+"""Run benchmarks: load → generate (batched, per thinking budget) → score through `thinkvl.reward` → save → report.
+
+Output directory::
+
+    run.json                              the configuration of the run
+    predictions/<benchmark>@<budget>.jsonl  one line per item: response, verdict, correct, score, meta
+    results.json                          per benchmark and budget: the metric (with breakdowns); per group
+    results.md                            markdown table by group
+    plots/groups.png, plots/budget.png    per-group bars; accuracy against thinking budget (several budgets)
+
+Predictions are appended and flushed (and fsynced) after every batch, and finished ids are skipped when the run
+is started again, so a crash loses at most the batch in flight; a line cut short by a crash is dropped on resume.
+The model is a callable ``generate(records, media_root, thinking_budget) -> responses`` supplied by the caller.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from thinkvl.data.loaders import atomic_write_text
+from thinkvl.data.record import Record
+from thinkvl.eval import metrics, report
+from thinkvl.eval.loaders import LoadedBenchmark, load_benchmark
+from thinkvl.eval.registry import Benchmark, BenchmarkError, resolve_tasks
+from thinkvl.eval.tables import DataNotFoundError
+from thinkvl.reward import DomainConfig, RewardConfig, RewardSystem, Verdict
+
+Generate = Callable[[list[Record], Path, "int | None"], list[str]]
+EVAL_PLUGIN = "thinkvl.eval.verifiers"
+
+
+class EvalError(RuntimeError):
+    """The generate callable broke its contract, or the run can't go on; the message says how."""
+
+
+@dataclass
+class EvalConfig:
+    """What `run_eval` runs; YAML maps onto it one to one (``thinkvl eval run --config eval.yaml``)."""
+
+    tasks: list[str] = field(
+        default_factory=lambda: ["synth"], metadata={"help": "benchmarks, groups, 'all' or 'offline'"}
+    )
+    data_dir: str | None = field(default=None, metadata={"help": "directory holding one folder per benchmark"})
+    thinking_budgets: list[int | None] = field(
+        default_factory=lambda: [None], metadata={"help": "thinking-token caps to evaluate at (null: no cap)"}
+    )
+    batch_size: int = field(default=8, metadata={"help": "records per generate call (and per saved batch)"})
+    limit: int | None = field(default=None, metadata={"help": "at most this many items per benchmark"})
+    lenient: bool = field(default=False, metadata={"help": "lenient answer extraction, for models without box tokens"})
+    on_missing: Literal["error", "skip"] = field(
+        default="error", metadata={"help": "an item whose image/video is missing: stop (error) or skip it"}
+    )
+    download: bool = field(default=False, metadata={"help": "fetch annotations from the Hugging Face Hub if absent"})
+    reward_config: str | None = field(default=None, metadata={"help": "reward YAML (default: the packaged one)"})
+    scoring_workers: int = field(default=1, metadata={"help": "processes scoring responses in parallel"})
+    loader_options: dict[str, dict[str, Any]] = field(
+        default_factory=dict, metadata={"help": "per benchmark loader options, e.g. {videomme: {num_frames: 8}}"}
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tasks, str):
+            self.tasks = [self.tasks]
+        resolve_tasks(self.tasks)  # unknown names fail now, with the list of known ones
+        if not self.thinking_budgets:
+            raise ValueError("thinking_budgets must list at least one budget (null for no cap)")
+        for b in self.thinking_budgets:
+            if b is not None and (not isinstance(b, int) or isinstance(b, bool) or b < 0):
+                raise ValueError(f"a thinking budget is a non-negative integer or null, got {b!r}")
+        if len(set(self.thinking_budgets)) != len(self.thinking_budgets):
+            raise ValueError(f"thinking budget listed twice: {self.thinking_budgets}")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError("limit must be >= 1 (or null for all items)")
+        if self.on_missing not in ("error", "skip"):
+            raise ValueError(f"on_missing must be 'error' or 'skip', got {self.on_missing!r}")
+        if self.scoring_workers < 1:
+            raise ValueError("scoring_workers must be >= 1")
+
+
+def budget_key(budget: int | None) -> str:
+    return "none" if budget is None else str(budget)
+
+
+def predictions_path(out_dir: Path, bench: Benchmark, budget: int | None) -> Path:
+    return out_dir / "predictions" / f"{bench.name}@{budget_key(budget)}.jsonl"
+
+
+# ------------------------------------------------------------------ predictions file
+def read_predictions(path: Path) -> dict[str, dict[str, Any]]:
+    """Finished predictions by id. A last line cut short by a crash is dropped from the file."""
+    if not path.is_file():
+        return {}
+    rows: dict[str, dict[str, Any]] = {}
+    good: list[str] = []
+    with path.open(encoding="utf-8") as f:
+        lines = f.readlines()
+    for n, line in enumerate(lines):
+        try:
+            row = json.loads(line)
+            if not line.endswith("\n") or not isinstance(row, dict) or "id" not in row:
+                raise ValueError("incomplete line")
+        except ValueError:
+            if n != len(lines) - 1:
+                raise EvalError(
+                    f"{path}:{n + 1}: corrupt prediction line (not the last one); fix or delete the file"
+                ) from None
+            atomic_write_text(path, "".join(good))  # the crashed batch's half-written line
+            break
+        good.append(line)
+        rows[row["id"]] = row
+    return rows
+
+
+def _small(value: Any) -> bool:
+    if isinstance(value, str):
+        return len(value) <= 200
+    if isinstance(value, (int, float, bool)) or value is None:
+        return True
+    if isinstance(value, list):
+        return len(value) <= 20 and all(isinstance(v, (str, int, float, bool)) and _small(v) for v in value)
+    return False
+
+
+def prediction_row(
+    record: Record, bench: Benchmark, budget: int | None, response: str, verdict: Verdict
+) -> dict[str, Any]:
+    """One saved line: what was asked, answered and decided, with the meta the metric needs."""
+    return {
+        "id": record.id,
+        "benchmark": bench.name,
+        "budget": budget,
+        "domain": record.domain,
+        "answer": record.answer if _small(record.answer) else str(record.answer)[:200],
+        "response": response,
+        "correct": bool(verdict.correct),
+        "score": float(verdict.score),
+        "reward": float(verdict.reward),
+        "verdict": verdict.to_dict(),
+        "meta": {k: v for k, v in record.meta.items() if k != "choices" and _small(v)},
+    }
+
+
+# ------------------------------------------------------------------ scoring
+def reward_config_for(bench: Benchmark, base: RewardConfig, *, lenient: bool) -> RewardConfig:
+    """The base reward config with this benchmark's verifiers and options, and the eval plugin loaded."""
+    config = copy.deepcopy(base)
+    config.lenient = lenient
+    if EVAL_PLUGIN not in config.plugins:
+        config.plugins = [*config.plugins, EVAL_PLUGIN]
+    for domain, verifier in bench.verifiers.items():
+        old = config.domains.get(domain) or DomainConfig()
+        config.domains[domain] = DomainConfig(
+            verifier=verifier,
+            weight=old.weight,
+            reward_range=old.reward_range,
+            penalties=old.penalties,
+            options=dict(bench.verifier_options.get(domain, {})),
+        )
+    for domain, options in bench.verifier_options.items():
+        if domain not in bench.verifiers:
+            config.domains[domain].options = {**config.domains[domain].options, **options}
+    return config
+
+
+def _check_responses(responses: Any, batch: Sequence[Record], bench: Benchmark) -> list[str]:
+    if not isinstance(responses, (list, tuple)) or len(responses) != len(batch):
+        got = len(responses) if isinstance(responses, (list, tuple)) else type(responses).__name__
+        raise EvalError(f"{bench.title}: generate returned {got} responses for {len(batch)} records")
+    bad = [k for k, r in enumerate(responses) if not isinstance(r, str)]
+    if bad:
+        raise EvalError(f"{bench.title}: generate returned a {type(responses[bad[0]]).__name__} for {batch[bad[0]].id}")
+    return list(responses)
+
+
+def _append(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+# ------------------------------------------------------------------ the run
+def run_benchmark(
+    loaded: LoadedBenchmark,
+    generate: Generate,
+    out_dir: Path,
+    budget: int | None,
+    scorer: RewardSystem,
+    *,
+    batch_size: int,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """Generate and score the unfinished items of one benchmark at one budget; return all its rows."""
+    bench = loaded.bench
+    path = predictions_path(out_dir, bench, budget)
+    done = read_predictions(path)
+    todo = [r for r in loaded.records if r.id not in done]
+    task = (
+        progress.add_task(
+            f"{bench.title} @ {budget_key(budget)}",
+            total=len(loaded.records),
+            completed=len(loaded.records) - len(todo),
+        )
+        if progress
+        else None
+    )
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        responses = _check_responses(generate(batch, loaded.root, budget), batch, bench)
+        verdicts = scorer.score_batch(responses, batch, workers=workers)
+        rows = [prediction_row(rec, bench, budget, resp, v) for rec, resp, v in zip(batch, responses, verdicts)]
+        _append(path, rows)
+        done.update((row["id"], row) for row in rows)
+        if progress is not None and task is not None:
+            progress.advance(task, len(batch))
+    return [done[r.id] for r in loaded.records]
+
+
+def _entry(bench: Benchmark, skipped: list[str]) -> dict[str, Any]:
+    return {
+        "title": bench.title,
+        "group": bench.group,
+        "metric": bench.metric,
+        "scoring": bench.scoring,
+        "skipped": skipped,
+        "budgets": {},
+    }
+
+
+def run_eval(
+    tasks: Sequence[str | Benchmark],
+    generate: Generate,
+    out_dir: str | Path,
+    thinking_budgets: Sequence[int | None] = (None,),
+    batch_size: int = 8,
+    limit: int | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    lenient: bool = False,
+    on_missing: Literal["error", "skip"] = "error",
+    download: bool = False,
+    reward_config: RewardConfig | str | Path | None = None,
+    loader_options: dict[str, dict[str, Any]] | None = None,
+    scoring_workers: int = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate ``generate`` on ``tasks`` at each thinking budget; write predictions, results, table and plots.
+
+    Returns the results dict also written to ``out_dir/results.json``. Benchmarks that can't be scored offline
+    are refused up front, before any generation.
+    """
+    names = [t.name if isinstance(t, Benchmark) else t for t in tasks]
+    config = EvalConfig(
+        tasks=names,
+        data_dir=str(data_dir) if data_dir is not None else None,
+        thinking_budgets=list(thinking_budgets),
+        batch_size=batch_size,
+        limit=limit,
+        lenient=lenient,
+        on_missing=on_missing,
+        download=download,
+        reward_config=str(reward_config) if isinstance(reward_config, (str, Path)) else None,
+        scoring_workers=scoring_workers,
+        loader_options=dict(loader_options or {}),
+    )
+    benches = resolve_tasks(config.tasks)
+    blocked = [b for b in benches if not b.runnable]
+    if blocked:
+        raise BenchmarkError("; ".join(f"{b.title} can't be scored offline: it needs {b.needs}" for b in blocked))
+    if isinstance(reward_config, RewardConfig):
+        base = reward_config
+    else:
+        base = RewardConfig.from_yaml(reward_config) if reward_config is not None else RewardConfig.from_yaml()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "run.json", json.dumps({**asdict(config), "started": time.time()}, indent=2) + "\n")
+
+    results: dict[str, Any] = {"run": {**asdict(config), "out_dir": str(out)}, "benchmarks": {}}
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, disable=not progress) as bar:
+        for bench in benches:
+            try:
+                loaded = load_benchmark(
+                    bench,
+                    config.data_dir,
+                    out / "media",
+                    limit=config.limit,
+                    on_missing=config.on_missing,
+                    download=config.download,
+                    options=config.loader_options.get(bench.name),
+                )
+            except DataNotFoundError as err:
+                if config.on_missing == "error":
+                    raise
+                # With on_missing=skip a benchmark whose data isn't there is reported, not fatal.
+                results["benchmarks"][bench.name] = {**_entry(bench, []), "error": str(err)}
+                continue
+            if not loaded.records:
+                skipped = f" ({len(loaded.skipped)} skipped: {loaded.skipped[0]})" if loaded.skipped else ""
+                raise EvalError(f"{bench.title}: no items loaded{skipped}")
+            entry = _entry(bench, loaded.skipped)
+            with RewardSystem(reward_config_for(bench, base, lenient=config.lenient)) as scorer:
+                for budget in config.thinking_budgets:
+                    rows = run_benchmark(
+                        loaded,
+                        generate,
+                        out,
+                        budget,
+                        scorer,
+                        batch_size=config.batch_size,
+                        workers=config.scoring_workers,
+                        progress=bar,
+                    )
+                    entry["budgets"][budget_key(budget)] = metrics.compute(bench, rows).to_dict()
+            results["benchmarks"][bench.name] = entry
+    results["groups"] = report.group_scores(results)
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    report.write_report(results, out)
+    return results
