@@ -52,6 +52,27 @@ class Rollout:
     truncated: bool = False  # ran out of budget while answering (not forced, just long)
 
 
+def merge_forced(
+    record_id: str,
+    thought: list[int],
+    thought_lp: list[float],
+    marker: list[int],
+    answer: list[int],
+    answer_lp: list[float],
+    stopped: bool,
+) -> Rollout:
+    """A forced rollout: the cut thought, the marker (not sampled: mask 0), and the answer."""
+    return Rollout(
+        record_id,
+        "",
+        thought + marker + answer,
+        thought_lp + [0.0] * len(marker) + answer_lp,
+        [1] * len(thought) + [0] * len(marker) + [1] * len(answer),
+        forced=True,
+        truncated=not stopped,
+    )
+
+
 class RolloutEngine(Protocol):
     def generate(self, records: list[Record], root: str | Path, params: SamplingParams) -> list[Rollout]:
         """``params.n`` rollouts per record, grouped by record in input order."""
@@ -182,16 +203,7 @@ class TransformersEngine:
             answers, answer_lps = self._sample(inputs, params.answer_budget, params)
             for (r, ids, lps), answer, alp in zip(chunk, answers, answer_lps):
                 answer, alp, stopped = self._trim(answer, alp)
-                rollout = Rollout(
-                    records[r].id,
-                    "",
-                    ids + marker_ids + answer,
-                    lps + [0.0] * len(marker_ids) + alp,
-                    [1] * len(ids) + [0] * len(marker_ids) + [1] * len(answer),
-                    forced=True,
-                    truncated=not stopped,
-                )
-                results[r].append(rollout)
+                results[r].append(merge_forced(records[r].id, ids, lps, marker_ids, answer, alp, stopped))
 
     def _continuation_inputs(
         self, records: list[Record], root: str | Path, prompts: list[str], items: list[tuple[int, list[int]]]

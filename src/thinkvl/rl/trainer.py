@@ -112,6 +112,8 @@ class RLCSTrainer:
         """G responses per prompt; with several processes each rolls out its share and all see all groups."""
         mine = prompts[self.info.rank :: self.info.world]
         self.bundle.model.eval()
+        if hasattr(self.engine, "sync_weights"):  # engines holding their own copy (vLLM) get the new weights
+            self.engine.sync_weights(self.bundle.model)
         flat = self.engine.generate(mine, self.dataset.root, self.params) if mine else []
         groups = [flat[i * self.params.n : (i + 1) * self.params.n] for i in range(len(mine))]
         if self.info.world == 1:
