@@ -104,14 +104,15 @@ def test_half_written_checkpoint_is_ignored(tmp_path):
     shutil.which("torchrun") is None and not (Path(sys.executable).parent / "torchrun").exists(),
     reason="torchrun is installed with torch",
 )
-def test_two_process_data_parallel_matches_one_process(tmp_path, data_dir):
+@pytest.mark.parametrize("fsdp", [False, True], ids=["ddp", "fsdp"])
+def test_two_process_data_parallel_matches_one_process(tmp_path, data_dir, fsdp):
     common = {"steps": 3, "save_every": 3, "batch_size": 4, "micro_batch": 2, "overflow": "truncate"}
     single = _config(tmp_path, data_dir, "single", **common)
     assert _run(["sft", str(single)]).wait(timeout=300) == 0
-    dp = _config(tmp_path, data_dir, "dp", **common)
+    dp = _config(tmp_path, data_dir, "dp", **common, fsdp=fsdp)
     torchrun = str(Path(sys.executable).parent / "torchrun")
     proc = subprocess.run(
-        [torchrun, "--nproc_per_node", "2", "--master_port", "29533", "-m", "thinkvl.cli", "sft", str(dp)],
+        [torchrun, "--nproc_per_node", "2", "--master_port", str(29533 + fsdp), "-m", "thinkvl.cli", "sft", str(dp)],
         env=ENV,
         capture_output=True,
         timeout=300,

@@ -28,6 +28,9 @@ def _stage_command(stage: str):
         result = run_stage(cfg)
         if os.environ.get("RANK", "0") != "0":
             return 0
+        if result.final_loss is None:
+            print(f"{cfg.stage}: already complete ({result.steps} steps) → {result.out}")
+            return 0
         print(
             f"{cfg.stage}: {result.steps} steps, final loss {result.final_loss:.4f}, "
             f"pack fill {result.packing.fill:.1%} ({result.packing.truncated} truncated, "

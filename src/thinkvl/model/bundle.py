@@ -75,13 +75,15 @@ def create_bundle(
     return Bundle(model=model, processor=build_processor(tokenizer, p))
 
 
-def save_bundle(bundle: Bundle, directory: str | Path) -> Path:
-    """Write the bundle as a transformers model directory, atomically: a crash never leaves a partial one."""
+def save_bundle(bundle: Bundle, directory: str | Path, state_dict: dict[str, Any] | None = None) -> Path:
+    """Write the bundle as a transformers model directory, atomically: a crash never leaves a partial one.
+
+    ``state_dict`` replaces the model's own (e.g. the full weights gathered from FSDP shards)."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        bundle.model.save_pretrained(tmp)
+        bundle.model.save_pretrained(tmp, state_dict=state_dict)
         bundle.processor.save_pretrained(tmp)
         old = None
         if directory.exists():

@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from thinkvl.model.embed import multimodal_embeds
 from thinkvl.rl.engine import Rollout
+from thinkvl.train.loss import forward_logits
 from thinkvl.train.packing import collate_padded
 from thinkvl.train.samples import IGNORE, Sample
 
@@ -24,18 +24,18 @@ class PromptEncoding:
 
     input_ids: torch.Tensor  # [P]
     mm_token_type_ids: torch.Tensor  # [P]
-    visual: dict[str, torch.Tensor]
+    position_ids: torch.Tensor  # [3, P] from glm4v's get_rope_index
+    pixel_values: torch.Tensor | None  # every image and video step, as images in token order
+    image_grid_thw: torch.Tensor | None
 
 
 def rollout_sample(prompt: PromptEncoding, rollout: Rollout, model: Any) -> Sample:
     response = torch.tensor(rollout.response_ids, dtype=torch.long)
     input_ids = torch.cat([prompt.input_ids, response])
     types = torch.cat([prompt.mm_token_type_ids, torch.zeros_like(response)])
-    grids = prompt.visual.get("image_grid_thw"), prompt.visual.get("video_grid_thw")
-    if grids[0] is not None or grids[1] is not None:
-        positions = model.model.get_rope_index(input_ids[None], types[None], *grids)[0][:, 0]
-    else:
-        positions = torch.arange(len(input_ids))[None].expand(3, -1).clone()
+    positions = torch.cat(
+        [prompt.position_ids, prompt.position_ids.max() + 1 + torch.arange(len(response))[None].expand(3, -1)], dim=1
+    )
     action = torch.tensor(rollout.action_mask, dtype=torch.bool)
     labels = torch.cat([torch.full_like(prompt.input_ids, IGNORE), torch.where(action, response, IGNORE)])
     return Sample(
@@ -44,7 +44,8 @@ def rollout_sample(prompt: PromptEncoding, rollout: Rollout, model: Any) -> Samp
         labels=labels,
         mm_token_type_ids=types,
         position_ids=positions,
-        **prompt.visual,
+        pixel_values=prompt.pixel_values,
+        image_grid_thw=prompt.image_grid_thw,
     )
 
 
@@ -79,13 +80,7 @@ def token_logprobs(
     """[B, T] log-probs of the response tokens (and per-token entropy), under the sampler's temperature and
     token suppression, so that they are comparable with the engine's."""
     inputs = batch.inputs
-    embeds = multimodal_embeds(model, inputs)
-    logits = model(
-        inputs_embeds=embeds,
-        position_ids=inputs["position_ids"],
-        attention_mask=inputs["attention_mask"],
-        use_cache=False,
-    ).logits.float()
+    logits = forward_logits(model, inputs).float()
     if temperature != 1.0:
         logits = logits / temperature
     if suppressed:

@@ -26,6 +26,7 @@ from thinkvl.data.record import Record
 from thinkvl.model import tokens as T
 from thinkvl.model.bundle import Bundle
 from thinkvl.model.chat import render_prompt
+from thinkvl.model.embed import visual_as_images
 from thinkvl.model.processor import encode
 from thinkvl.rl.config import RLConfig
 from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS, CurriculumSampler, GradeEntry
@@ -237,12 +238,13 @@ class RLCSTrainer:
 
     def _encode_prompt(self, record: Record) -> PromptEncoding:
         enc = encode(self.bundle.processor, [render_prompt(record.messages)], [record.messages], self.dataset.root)
-        visual = {
-            k: enc[k]
-            for k in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw")
-            if enc.get(k) is not None
-        }
-        return PromptEncoding(enc["input_ids"][0], enc["mm_token_type_ids"][0], visual)
+        ids, types = enc["input_ids"], enc["mm_token_type_ids"]
+        if enc.get("image_grid_thw") is not None or enc.get("video_grid_thw") is not None:
+            grids = enc.get("image_grid_thw"), enc.get("video_grid_thw")
+            positions = self.bundle.model.model.get_rope_index(ids, types, *grids)[0][:, 0]
+        else:
+            positions = torch.arange(ids.shape[1])[None].expand(3, -1).clone()
+        return PromptEncoding(ids[0], types[0], positions, *visual_as_images(enc))
 
     def _policy_batch(self, micro: list[tuple[Group, Rollout, float]], prompts: dict) -> Any:
         samples = [rollout_sample(prompts[g.record.id], r, self.bundle.model) for g, r, _ in micro]

@@ -31,13 +31,15 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((3, tuple(int(x) for x in state["python"]), state["python_pos"]))
 
 
-def save_checkpoint(directory: str | Path, bundle: Bundle, state: dict[str, Any], keep_last: int) -> Path:
+def save_checkpoint(
+    directory: str | Path, bundle: Bundle, state: dict[str, Any], keep_last: int, weights: dict | None = None
+) -> Path:
     """Write ``directory`` atomically (model dir + ``trainer_state.pt``), then prune old siblings."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        save_bundle(bundle, tmp / "model")
+        save_bundle(bundle, tmp / "model", state_dict=weights)
         torch.save(state, tmp / STATE_FILE)
         (tmp / MARKER).write_text("ok\n")
         if directory.exists():

@@ -7,18 +7,17 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from thinkvl.model.embed import multimodal_embeds
 from thinkvl.train.samples import IGNORE
 
 
 def forward_logits(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Logits [batch, length, vocab]; no cache, so packed samples stay isolated."""
-    # Under DDP the embeddings come from the wrapped module; the forward still goes through the wrapper.
-    embeds = multimodal_embeds(getattr(model, "module", model), batch)
     return model(
-        inputs_embeds=embeds,
+        input_ids=batch["input_ids"],
         position_ids=batch["position_ids"],
         attention_mask=batch.get("attention_mask"),
+        pixel_values=batch.get("pixel_values"),
+        image_grid_thw=batch.get("image_grid_thw"),
         use_cache=False,
     ).logits
 

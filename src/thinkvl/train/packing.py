@@ -47,8 +47,6 @@ def truncate(sample: Sample, max_len: int) -> Sample | None:
         position_ids=sample.position_ids[:, :max_len],
         pixel_values=sample.pixel_values,
         image_grid_thw=sample.image_grid_thw,
-        pixel_values_videos=sample.pixel_values_videos,
-        video_grid_thw=sample.video_grid_thw,
     )
 
 
@@ -89,7 +87,7 @@ def pack(
 
 def _visual(samples: list[Sample]) -> dict[str, torch.Tensor]:
     out = {}
-    for key in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw"):
+    for key in ("pixel_values", "image_grid_thw"):
         parts = [getattr(s, key) for s in samples if getattr(s, key) is not None]
         if parts:
             out[key] = torch.cat(parts)

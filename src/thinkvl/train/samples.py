@@ -16,6 +16,7 @@ from thinkvl.data.record import Record
 from thinkvl.data.synth.base import box_string
 from thinkvl.model import tokens as T
 from thinkvl.model.chat import IMAGE_PLACEHOLDER, VIDEO_PLACEHOLDER, content_parts, format_response, render_prompt
+from thinkvl.model.embed import visual_as_images
 from thinkvl.model.processor import encode
 
 Stage = Literal["pretrain", "sft"]
@@ -31,10 +32,9 @@ class Sample:
     labels: torch.Tensor  # [L], IGNORE where no loss
     mm_token_type_ids: torch.Tensor  # [L]: 0 text, 1 image, 2 video
     position_ids: torch.Tensor  # [3, L]: (t, h, w) positions from glm4v's get_rope_index
+    # All visual input as images in token order (video steps included: see thinkvl.model.embed).
     pixel_values: torch.Tensor | None = None  # [patches, C·T·P·P]
-    image_grid_thw: torch.Tensor | None = None  # [images, 3]
-    pixel_values_videos: torch.Tensor | None = None
-    video_grid_thw: torch.Tensor | None = None  # [videos, 3]
+    image_grid_thw: torch.Tensor | None = None  # [images + video steps, 3]
 
     def __len__(self) -> int:
         return int(self.input_ids.shape[0])
@@ -100,14 +100,13 @@ def build_sample(
         position_ids = position_ids[:, 0]
     else:
         position_ids = torch.arange(len(input_ids))[None].expand(3, -1).clone()
+    pixel_values, grids = visual_as_images(enc)
     return Sample(
         id=record.id,
         input_ids=input_ids,
         labels=labels,
         mm_token_type_ids=mm_types,
         position_ids=position_ids,
-        pixel_values=enc.get("pixel_values"),
-        image_grid_thw=image_grid,
-        pixel_values_videos=enc.get("pixel_values_videos"),
-        video_grid_thw=video_grid,
+        pixel_values=pixel_values,
+        image_grid_thw=grids,
     )

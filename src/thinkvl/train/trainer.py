@@ -143,7 +143,14 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
     start = 0
     if checkpoint is not None:
         state = load_state(checkpoint)
-        optimizer.load_state_dict(state["optimizer"])
+        if cfg.fsdp and info.world > 1:
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+            set_optimizer_state_dict(
+                model, optimizer, state["optimizer"], options=StateDictOptions(full_state_dict=True)
+            )
+        else:
+            optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         start = int(state["step"])
@@ -200,8 +207,9 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
         if done % cfg.save_every == 0 or done == cfg.steps:
             _save(out, bundle, optimizer, scheduler, done, cfg, info)
     bar.close()
+    weights = full_weights(bundle.model, cfg, info)
     if info.is_main:
-        save_bundle(bundle, out / "model")
+        save_bundle(bundle, out / "model", state_dict=weights)
         if logger:
             logger.close()
         plot_curves(
@@ -216,17 +224,34 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
     )
 
 
+def full_weights(model: Any, cfg: StageConfig, info: D.DistInfo) -> dict[str, torch.Tensor] | None:
+    """Under FSDP, gather the full weights (a collective: every rank calls it); otherwise None (use the model's)."""
+    if not (cfg.fsdp and info.world > 1):
+        return None
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+
 def _save(
     out: Path, bundle: Bundle, optimizer: Any, scheduler: Any, step: int, cfg: StageConfig, info: D.DistInfo
 ) -> None:
     D.barrier(info)
+    weights = full_weights(bundle.model, cfg, info)
+    if cfg.fsdp and info.world > 1:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+        options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+        optimizer_state = get_optimizer_state_dict(bundle.model, optimizer, options=options)
+    else:
+        optimizer_state = optimizer.state_dict()
     if info.is_main:
         state = {
             "step": step,
-            "optimizer": optimizer.state_dict(),
+            "optimizer": optimizer_state,
             "scheduler": scheduler.state_dict(),
             "rng": rng_state(),
             "config": asdict(cfg),
         }
-        save_checkpoint(out / "checkpoints" / f"step-{step:08d}", bundle, state, cfg.keep_last)
+        save_checkpoint(out / "checkpoints" / f"step-{step:08d}", bundle, state, cfg.keep_last, weights)
     D.barrier(info)
