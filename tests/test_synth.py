@@ -17,10 +17,11 @@ import pytest
 from PIL import Image
 
 from thinkvl.data.record import CHOICE_LETTERS
-from thinkvl.data.synth import FAMILIES, base, generate, plan, record_id, sft_response, to_record
+from thinkvl.data.synth import FAMILIES, base, generate, plan, record_id, to_record
 from thinkvl.data.synth.draw import COLOURS
 from thinkvl.data.synth.ocr import SHORT_WORDS, WORDS
 from thinkvl.model.chat import parse_response
+from thinkvl.train.samples import sft_target
 
 SLOTS = 24  # per domain and level in the broad tests
 CELL = 28
@@ -131,7 +132,7 @@ def test_every_domain_and_level_gives_valid_records_with_verifiable_sft_targets(
         record = to_record(sample, domain, level, slot, _media_names(sample, domain, level, slot))  # validates
         assert record.difficulty == level and record.question == sample.question
         assert sample.caption and sample.reasoning and sample.answer_text
-        parsed = parse_response(sft_response(record))
+        parsed = parse_response(sft_target(record))
         assert parsed.format_ok, (record.id, parsed.problems)
         assert parsed.box == record.meta["boxed"]
         # The boxed string reads back as the ground truth.

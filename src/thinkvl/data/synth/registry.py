@@ -9,7 +9,6 @@ from typing import Any
 from thinkvl.data.record import Record
 from thinkvl.data.synth import arithmetic, chart, choice, counting, grounding, ocr, video
 from thinkvl.data.synth.base import Sample, TaskContext, box_string
-from thinkvl.model.chat import format_response
 
 Generator = Callable[[TaskContext], Sample]
 
@@ -88,9 +87,3 @@ def to_record(sample: Sample, domain: str, level: int, slot: int, media: list[st
     )
     record.validate()
     return record
-
-
-def sft_response(record: Record) -> str:
-    """The SFT target of a synthetic record: its reasoning, answer sentence and boxed answer."""
-    meta = record.meta
-    return format_response(meta["reasoning"], meta["answer_text"], meta.get("boxed", box_string(record.answer)))
