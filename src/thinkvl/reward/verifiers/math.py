@@ -1,0 +1,68 @@
+"""Math: symbolic/numeric equivalence of the boxed expression with the ground truth (see `mathexpr`).
+
+Numbers, fractions, radicals, expressions, equations, intervals, sets, tuples, matrices and percentages, in
+LaTeX or plain text, units stripped. The text is tokenised and parsed by our own grammar; sympy only ever sees
+objects built with its constructors, never a string.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from thinkvl.reward.mathexpr import math_equal
+from thinkvl.reward.registry import Verifier, register
+from thinkvl.reward.verdict import Check
+
+
+@dataclass
+class MathOptions:
+    rel_tol: float = field(default=1e-6, metadata={"help": "relative tolerance when either side writes a decimal"})
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.rel_tol < 1:
+            raise ValueError("math rel_tol must be in [0, 1)")
+
+
+def gold_text(answer: Any) -> str:
+    """A ground-truth number or string as answer text (floats keep their decimals, never exponent form)."""
+    if isinstance(answer, bool):
+        raise TypeError("a boolean is not a math answer")
+    if isinstance(answer, int):
+        return str(answer)
+    if isinstance(answer, float):
+        if not math.isfinite(answer):
+            raise ValueError("a math answer must be finite")
+        return format(Decimal(repr(answer)), "f")
+    if isinstance(answer, str):
+        return answer
+    raise TypeError(f"a math answer is a string or a number, got {type(answer).__name__}")
+
+
+@register
+class MathVerifier(Verifier):
+    name = "math"
+    Options = MathOptions
+
+    def warm_up(self) -> None:
+        for gold, pred in (("\\frac{\\sqrt{3}}{2}", "\\sin(\\pi/3)"), ("(x+1)^2", "x^2+2x+1"), ("2006!", "2006!+1")):
+            math_equal(gold, pred)  # first use of sympy/mpmath paths loads their lazy internals
+
+    def answer_problem(self, answer: Any, meta: dict[str, Any]) -> str | None:
+        golds = answer if isinstance(answer, list) else [answer]
+        try:
+            for g in golds:
+                gold_text(g)
+        except (TypeError, ValueError) as err:
+            return str(err)
+        return None if golds else "empty list of accepted answers"
+
+    def verify(self, pred: str, answer: Any, meta: dict[str, Any], *, lenient: bool = False) -> Check:
+        reason = "no accepted answer"
+        for gold in answer if isinstance(answer, list) else [answer]:
+            ok, reason = math_equal(gold_text(gold), pred, self.options.rel_tol)
+            if ok:
+                return Check(1.0, True, reason)
+        return Check(0.0, False, reason)
