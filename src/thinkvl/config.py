@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
 C = TypeVar("C")
+
+
+def option(default: Any, help: str, paper: str | None = None, **kw: Any) -> Any:  # noqa: A002
+    """A dataclass field carrying its help text (and the paper it comes from); list/dict defaults are copied."""
+    metadata = {"help": help} if paper is None else {"help": help, "paper": paper}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=metadata, **kw)
+    return field(default=default, metadata=metadata, **kw)
 
 
 def from_mapping(cls: type[C], data: dict[str, Any], *, where: str = "config") -> C:

@@ -17,13 +17,8 @@ from typing import Any, Literal
 
 import yaml
 
+from thinkvl.config import option as _f
 from thinkvl.reward.verdict import RewardError
-
-
-def _f(default: Any, help: str) -> Any:
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
 
 
 def _check_range(lo: float, hi: float, where: str) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, get_args
 
+from thinkvl.config import option as _field
 from thinkvl.model import tokens as T
 from thinkvl.rl.curriculum import (
     DEFAULT_TIER_THRESHOLDS,
@@ -32,13 +33,6 @@ FORCE_ANSWER_TEXT: dict[str, str] = {
     "think_close": T.THINK_CLOSE + T.ANSWER_OPEN,
     "end_of_solution": T.END_OF_SOLUTION,
 }
-
-
-def _field(default: Any, help_text: str, paper: str | None = None) -> Any:
-    metadata = {"help": help_text} if paper is None else {"help": help_text, "paper": paper}
-    if isinstance(default, (dict, list)):
-        return field(default_factory=lambda: type(default)(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
 
 
 @dataclass

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
+
+from thinkvl.config import option as _f
 
 Stage = Literal["pretrain", "long_context", "sft"]
 STAGES = ("pretrain", "long_context", "sft")
-
-
-def _f(default, help: str):  # noqa: A002 - "help" reads best in the field list
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass

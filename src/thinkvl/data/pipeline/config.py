@@ -19,21 +19,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from thinkvl.config import option as _f
+
 TextField = Literal["caption", "question"]
 MediaMode = Literal["link", "copy"]
-
-
-def _f(default: Any, help: str, **kw: Any) -> Any:
-    """A dataclass field that carries its help text."""
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kw)
-    return field(default=default, metadata={"help": help}, **kw)
 
 
 class ConfigError(ValueError):
