@@ -44,7 +44,9 @@ def main() -> None:
         for step in range(args.steps + 1):
             if step == 1:
                 start, tokens = time.perf_counter(), 0  # step 0 is warm-up
-            batch = collate_packed([packs[(step * 4 + i) % len(packs)] for i in range(4)], bundle.tokenizer.pad_token_id)
+            batch = collate_packed(
+                [packs[(step * 4 + i) % len(packs)] for i in range(4)], bundle.tokenizer.pad_token_id
+            )
             loss, n = token_loss_sum(bundle.model, batch)
             (loss / n).backward()
             opt.step()
@@ -61,7 +63,9 @@ def main() -> None:
         rollouts = engine.generate(images, ds.root, params)
         elapsed = time.perf_counter() - start
         generated = sum(len(r.response_ids) for r in rollouts)
-        print(f"generation: {generated / elapsed:,.0f} tokens/s (batch {len(images)}, up to {args.new_tokens} new tokens)")
+        print(
+            f"generation: {generated / elapsed:,.0f} tokens/s (batch {len(images)}, up to {args.new_tokens} new tokens)"
+        )
 
 
 if __name__ == "__main__":

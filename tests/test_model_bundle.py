@@ -45,3 +45,8 @@ def test_load_bundle_rejects_a_non_model_directory(tmp_path):
         assert "config.json" in str(err)
     else:
         raise AssertionError("expected FileNotFoundError")
+
+
+def test_left_padding_survives_save_and_load(tiny_bundle, tmp_path):
+    loaded = load_bundle(save_bundle(tiny_bundle, tmp_path / "m"))
+    assert loaded.tokenizer.padding_side == "left"

@@ -66,3 +66,18 @@ def test_numpy_values_from_parquet_backed_datasets(respond) -> None:
     }
     completions = [respond("3"), respond("[0, 0, 10, 10]"), respond("green")]
     assert reward(prompts=["a", "b", "c"], completions=completions, **columns) == [1.0, 1.0, 1.0]
+
+
+def test_trl_reward_redecodes_completion_ids_keeping_the_tags(tiny_bundle) -> None:
+    """TRL's own decoding drops special tokens; with the tokenizer the tags survive and the answer scores."""
+    from thinkvl.reward import make_trl_reward
+
+    tok = tiny_bundle.tokenizer
+    text = "<think>2+2=4</think><answer><|begin_of_box|>4<|end_of_box|></answer>"
+    ids = tok.encode(text, add_special_tokens=False)
+    stripped = tok.decode(ids, skip_special_tokens=True)  # what TRL passes as `completions`
+    columns = {"domain": ["math"], "answer": ["4"]}
+    plain = make_trl_reward({"limits": {"isolation": "none"}})
+    assert plain(prompts=["q"], completions=[stripped], completion_ids=[ids], **columns) == [0.0]
+    keeping = make_trl_reward({"limits": {"isolation": "none"}}, tokenizer=tok)
+    assert keeping(prompts=["q"], completions=[stripped], completion_ids=[ids], **columns) == [1.0]

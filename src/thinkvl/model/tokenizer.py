@@ -49,8 +49,8 @@ def build_tokenizer(corpus: Iterable[str] = (), vocab_size: int = 2048) -> PreTr
         pad_token=T.PAD,
         additional_special_tokens=[t for t in T.SPECIAL_TOKENS if t not in (T.END_OF_TEXT, T.PAD)],
         clean_up_tokenization_spaces=False,
+        padding_side="left",  # generation batches are left-padded; passed here so it is saved with the tokenizer
     )
-    wrapped.padding_side = "left"  # generation batches are left-padded
     return wrapped
 
 

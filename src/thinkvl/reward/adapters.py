@@ -136,8 +136,14 @@ def make_trl_reward(
     meta_column: str = "meta",
     workers: int = 1,
     lenient: bool | None = None,
+    tokenizer: Any = None,
 ) -> Callable[..., list[float]]:
-    """A TRL reward function ``(prompts, completions, **columns) -> list[float]`` named ``thinkvl_reward``."""
+    """A TRL reward function ``(prompts, completions, **columns) -> list[float]`` named ``thinkvl_reward``.
+
+    TRL decodes ``completions`` with ``skip_special_tokens=True``, which strips the think/answer/box tags the
+    strict format gate reads. Pass the policy's ``tokenizer`` and the function re-decodes the ``completion_ids``
+    TRL also hands to reward functions, keeping those tags.
+    """
     system = RewardSystem(config) if config is not None else None
 
     def thinkvl_reward(prompts: list[Any], completions: list[Any], **columns: Any) -> list[float]:
@@ -151,7 +157,11 @@ def make_trl_reward(
         records = [
             _record(columns[domain_column][k], columns[answer_column][k], metas[k], choices[k]) for k in range(n)
         ]
-        texts = [_completion_text(c) for c in completions]
+        ids = columns.get("completion_ids")
+        if tokenizer is not None and ids is not None:
+            texts = [tokenizer.decode(list(c), skip_special_tokens=False) for c in ids]
+        else:
+            texts = [_completion_text(c) for c in completions]
         return [v.reward for v in rs.score_batch(texts, records, workers=workers, lenient=lenient)]
 
     return thinkvl_reward
