@@ -30,7 +30,7 @@ def test_rl_and_demo_configs_load():
     rl = RLConfig.from_dict(yaml.safe_load((ROOT / "configs" / "glm41v_9b_rl.yaml").read_text()))
     assert (rl.kl_coef, rl.entropy_coef, rl.top_p, rl.loss_averaging) == (0.0, 0.0, 1.0, "sample")
     assert rl.clip_eps_high > rl.clip_eps_low
-    for name in ("pretrain.yaml", "sft.yaml"):
+    for name in ("pretrain.yaml", "sft_answer.yaml", "sft.yaml"):
         load_yaml(StageConfig, demo_config_path(name))
     load_yaml(RLConfig, demo_config_path("rl.yaml"))
 

@@ -31,9 +31,11 @@ class DemoConfig:
     domains: tuple[str, ...] = field(default=DEMO_DOMAINS, metadata={"help": "synthetic task families"})
     levels: tuple[int, ...] = field(default=(0,), metadata={"help": "difficulty levels to train and test on"})
     n_train: int = field(default=300, metadata={"help": "training records per domain"})
-    n_eval: int = field(default=30, metadata={"help": "held-out records per domain"})
+    n_eval: int = field(default=20, metadata={"help": "held-out records per domain"})
+    n_rl: int = field(default=40, metadata={"help": "RL prompts per domain (graded offline, then RLCS)"})
     seed: int = field(default=0, metadata={"help": "seed of the training data and the model"})
     pretrain_steps: int | None = field(default=None, metadata={"help": "override the demo pre-training config"})
+    answer_steps: int | None = field(default=None, metadata={"help": "override the answer-first SFT config"})
     sft_steps: int | None = field(default=None, metadata={"help": "override the demo SFT config"})
     rl_iterations: int | None = field(default=None, metadata={"help": "override the demo RL config"})
     grade_k: int = field(default=4, metadata={"help": "pass@k of the offline grading"})
@@ -56,7 +58,7 @@ def majority_baseline(records: list[Any]) -> dict[str, float]:
     return {d: c.most_common(1)[0][1] / sum(c.values()) for d, c in by_domain.items()}
 
 
-def evaluate(model_dir: Path, data: Path, out: Path, thinking_budget: int = 96) -> dict[str, Any]:
+def evaluate(model_dir: Path, data: Path, out: Path, thinking_budget: int = 64) -> dict[str, Any]:
     """Greedy answers on the held-out set, scored by the reward system: per-domain accuracy and format rate."""
     from thinkvl.data.loaders import load_records
     from thinkvl.eval.runner import read_predictions
@@ -124,12 +126,14 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     from thinkvl.train.trainer import run_stage
 
     out = Path(cfg.out)
-    train_dir, eval_dir = out / "data" / "train", out / "data" / "heldout"
+    train_dir, eval_dir, rl_dir = out / "data" / "train", out / "data" / "heldout", out / "data" / "rl"
     t0 = time.perf_counter()
     if not (train_dir / "records.jsonl").is_file():
         _stage("synthesise data", write_dataset, train_dir, cfg.domains, cfg.n_train, cfg.seed, cfg.levels)
     if not (eval_dir / "records.jsonl").is_file():
         write_dataset(eval_dir, cfg.domains, cfg.n_eval, cfg.seed + 90_210, cfg.levels)
+    if cfg.rl and not (rl_dir / "records.jsonl").is_file():
+        write_dataset(rl_dir, cfg.domains, cfg.n_rl, cfg.seed + 1, cfg.levels)
     pre = load_yaml(
         StageConfig,
         demo_config_path("pretrain.yaml"),
@@ -213,9 +217,10 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the whole recipe on a tiny model and built-in data, on a CPU in minutes")
     p.add_argument("--out", default="runs/demo", help="output directory (re-running resumes)")
     p.add_argument("--n-train", type=int, default=300, help="training records per domain")
-    p.add_argument("--n-eval", type=int, default=30, help="held-out records per domain")
+    p.add_argument("--n-eval", type=int, default=20, help="held-out records per domain")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pretrain-steps", type=int, help="override the demo config")
+    p.add_argument("--answer-steps", type=int, help="override the demo config (answer-first SFT)")
     p.add_argument("--sft-steps", type=int, help="override the demo config")
     p.add_argument("--rl-iterations", type=int, help="override the demo config")
     p.add_argument("--no-rl", action="store_true", help="stop after SFT and its evaluation")
