@@ -134,27 +134,35 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         write_dataset(eval_dir, cfg.domains, cfg.n_eval, cfg.seed + 90_210, cfg.levels)
     if cfg.rl and not (rl_dir / "records.jsonl").is_file():
         write_dataset(rl_dir, cfg.domains, cfg.n_rl, cfg.seed + 1, cfg.levels)
-    pre = load_yaml(
-        StageConfig,
-        demo_config_path("pretrain.yaml"),
-        data=str(train_dir),
-        out=str(out / "pretrain"),
-        steps=cfg.pretrain_steps,
-        seed=cfg.seed,
-    )
-    if not (out / "pretrain" / "model").is_dir():
-        _stage("pre-train", run_stage, pre)
-    sft = load_yaml(
-        StageConfig,
-        demo_config_path("sft.yaml"),
-        data=str(train_dir),
-        out=str(out / "sft"),
-        model=str(out / "pretrain" / "model"),
-        steps=cfg.sft_steps,
-        seed=cfg.seed,
-    )
-    if not (out / "sft" / "model").is_dir():
-        _stage("SFT", run_stage, sft)
+
+    def stage_config(name: str, **over: Any) -> StageConfig:
+        return load_yaml(StageConfig, demo_config_path(name), data=str(train_dir), seed=cfg.seed, **over)
+
+    chain = [
+        ("pre-train", "pretrain", stage_config("pretrain.yaml", out=str(out / "pretrain"), steps=cfg.pretrain_steps)),
+        # A tiny ViT from scratch learns what it sees far faster from short answers than from long traces, so
+        # SFT runs answers-first (empty thinking), then on the full thinking format.
+        (
+            "SFT (answers first)",
+            "sft_answer",
+            stage_config(
+                "sft_answer.yaml",
+                out=str(out / "sft_answer"),
+                model=str(out / "pretrain" / "model"),
+                steps=cfg.answer_steps,
+            ),
+        ),
+        (
+            "SFT (thinking format)",
+            "sft",
+            stage_config(
+                "sft.yaml", out=str(out / "sft"), model=str(out / "sft_answer" / "model"), steps=cfg.sft_steps
+            ),
+        ),
+    ]
+    for title, name, stage_cfg in chain:
+        if not (out / name / "model").is_dir():
+            _stage(title, run_stage, stage_cfg)
     results: dict[str, Any] = {
         "sft": _stage("evaluate SFT", evaluate, out / "sft" / "model", eval_dir, out / "eval" / "sft")
     }
@@ -164,12 +172,20 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
 
         grades = out / "rl" / "grades.jsonl"
         if not grades.is_file():
-            _stage("grade (offline pass@k)", grade, out / "sft" / "model", train_dir, grades, k=cfg.grade_k)
+            _stage(
+                "grade (offline pass@k)",
+                grade,
+                out / "sft" / "model",
+                rl_dir,
+                grades,
+                k=cfg.grade_k,
+                thinking_budget=64,
+            )
         rl = load_yaml(
             RLConfig,
             demo_config_path("rl.yaml"),
             model=str(out / "sft" / "model"),
-            data=str(train_dir),
+            data=str(rl_dir),
             out=str(out / "rl"),
             grades=str(grades),
             iterations=cfg.rl_iterations,
@@ -192,7 +208,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
 
         report = write_report(out)
         print(f"report: {report}")
-    except ImportError:
+    except ImportError:  # the report needs matplotlib only; keep the demo's result even without it
         pass
     print(f"demo finished in {summary['minutes']:.1f} min → {out}")
     return summary
@@ -206,6 +222,7 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         rl=not args.no_rl,
         pretrain_steps=args.pretrain_steps,
+        answer_steps=args.answer_steps,
         sft_steps=args.sft_steps,
         rl_iterations=args.rl_iterations,
     )
