@@ -7,12 +7,9 @@ counts against a task's time limit. JSON in both directions: nothing received is
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import os
 import sys
-import types
 from typing import Any
 
 
@@ -62,36 +59,7 @@ def serve(stdin: Any, out: Any) -> None:
             send({"id": task["id"], "error": f"{type(err).__name__}: {err}"})
 
 
-class _DeferredPackage(types.ModuleType):
-    """A package whose ``__init__`` runs on first use of a package-level name, not on a submodule import."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or self.__dict__.get("_thinkvl_loaded"):
-            raise AttributeError(name)
-        if importlib.util.find_spec(f"{self.__name__}.{name}") is not None:
-            raise AttributeError(name)  # a submodule (`from pkg import chat`): the import system loads just it
-        self._thinkvl_loaded = True
-        self.__spec__.loader.exec_module(self)  # type: ignore[union-attr]  (the real __init__, now)
-        return getattr(self, name)
-
-
-def _defer_package_init(name: str) -> None:
-    """Workers need ``thinkvl.model.chat`` (the format gate), not the model stack that ``thinkvl.model`` loads
-    on import (transformers, torch: seconds of start-up and hundreds of MB per worker)."""
-    if name in sys.modules:
-        return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None or not spec.submodule_search_locations:
-        return
-    module = importlib.util.module_from_spec(spec)
-    module.__class__ = _DeferredPackage
-    sys.modules[name] = module
-    parent, _, child = name.rpartition(".")
-    setattr(importlib.import_module(parent), child, module)
-
-
 def main() -> None:
-    _defer_package_init("thinkvl.model")
     # Keep the protocol stream private: anything a library prints goes to stderr instead of stdout.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
