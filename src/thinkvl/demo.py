@@ -203,13 +203,9 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         "minutes": (time.perf_counter() - t0) / 60,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    try:
-        from thinkvl.report import write_report
+    from thinkvl.report import write_report
 
-        report = write_report(out)
-        print(f"report: {report}")
-    except ImportError:  # the report needs matplotlib only; keep the demo's result even without it
-        pass
+    print(f"report: {write_report(out)}")
     print(f"demo finished in {summary['minutes']:.1f} min → {out}")
     return summary
 
