@@ -88,7 +88,7 @@ class RLCSTrainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
         )
-        self.params = SamplingParams(**{**sampling_params(cfg).__dict__})
+        self.params = sampling_params(cfg)
         vocab = bundle.tokenizer.get_vocab()
         self.suppressed = getattr(engine, "suppressed", None) or []
         self.think_close = vocab.get(T.THINK_CLOSE)
