@@ -24,6 +24,7 @@ TIERS = ("very_easy", "easy", "medium", "hard", "very_hard", "ungraded")
 SFT_ACC = {"counting": 0.4, "chart": 0.3, "ocr": 0.5, "grounding": 0.2, "math": 0.6, "choice": 0.45, "video": 0.35}
 RL_ACC = {d: min(1.0, a + 0.1 + 0.05 * i) for i, (d, a) in enumerate(SFT_ACC.items())}
 EVIL = "<script>alert('pwned')</script><img src=x onerror=alert(1)>"
+BUDGET = 64  # the demo's thinking budget: predictions live in eval/<model>/predictions/synth@64.jsonl
 
 
 def _jsonl(path: Path, rows: list[dict]) -> None:
@@ -91,17 +92,28 @@ def _predictions(acc: dict[str, float], evil: bool = False) -> list[dict]:
             response = format_response(f"I look at the {d} image. Step {i}.", "The answer is", answer)
             if evil and d == "ocr" and not correct:
                 response = format_response(EVIL, "The answer is", EVIL)
-            rows.append(
+            reward = 1.0 if correct else 0.0
+            verdict = {
+                "reward": reward,
+                "correct": correct,
+                "extracted": answer,
+                "format_ok": True,
+                "penalties": {},
+                "reason": "exact match" if correct else f"expected 7, got {answer}",
+            }
+            rows.append(  # the eval runner's row layout (thinkvl.eval.runner.prediction_row)
                 {
                     "id": f"{d}-{i:03d}",
+                    "benchmark": "synth",
+                    "budget": BUDGET,
                     "domain": d,
+                    "answer": "7",
                     "response": response,
-                    "reward": 1.0 if correct else 0.0,
                     "correct": correct,
-                    "extracted": answer,
-                    "format_ok": True,
-                    "penalties": {},
-                    "reason": "exact match" if correct else f"expected 7, got {answer}",
+                    "score": reward,
+                    "reward": reward,
+                    "verdict": verdict,
+                    "meta": {},
                 }
             )
     return rows
@@ -121,7 +133,7 @@ def make_run(root: Path, *, rl: bool = True) -> Path:
     (root / "summary.json").write_text(json.dumps(summary))
     _jsonl(root / "pretrain" / "metrics.jsonl", _train_metrics(300, 6.0))
     _jsonl(root / "sft" / "metrics.jsonl", _train_metrics(200, 2.0))
-    _jsonl(root / "eval" / "sft" / "predictions.jsonl", _predictions(SFT_ACC))
+    _jsonl(root / "eval" / "sft" / "predictions" / f"synth@{BUDGET}.jsonl", _predictions(SFT_ACC))
     if rl:
         _jsonl(root / "rl" / "metrics.jsonl", _rl_metrics(12))
         grades = [
@@ -130,7 +142,7 @@ def make_run(root: Path, *, rl: bool = True) -> Path:
             for i in range(5)
         ]
         _jsonl(root / "rl" / "grades.jsonl", grades)
-        _jsonl(root / "eval" / "rl" / "predictions.jsonl", _predictions(RL_ACC, evil=True))
+        _jsonl(root / "eval" / "rl" / "predictions" / f"synth@{BUDGET}.jsonl", _predictions(RL_ACC, evil=True))
     return root
 
 
@@ -258,6 +270,20 @@ def test_malformed_values_do_not_crash(tmp_path: Path) -> None:
     page = write_report(tmp_path).read_text()
     assert "<tr><th>counting</th><td>—</td>" in page and "<tr><th>$\\frac{</th><td>50%</td>" in page
     assert [Path(i).name for i in _images(page)] == ["accuracy.png", "rewards.png"]
+
+
+def test_predictions_of_the_largest_budget_are_shown(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "demo", rl=False)
+    small = [dict(r, response="short budget") for r in _predictions(SFT_ACC)]
+    _jsonl(run / "eval" / "sft" / "predictions" / "synth@8.jsonl", small)
+    loaded = load_run(run)
+    assert loaded.predictions["sft"] == _predictions(SFT_ACC)  # 64 > 8, compared as numbers
+    page = render(loaded, {})
+    assert "short budget" not in page and "extracted &#x27;7&#x27;" in page and "exact match" in page
+    _jsonl(run / "eval" / "sft" / "predictions" / "synth@none.jsonl", small)  # no cap beats any budget
+    assert load_run(run).predictions["sft"] == small
+    shutil.rmtree(run / "eval" / "sft" / "predictions")
+    assert "eval/sft/predictions/*.jsonl (no SFT predictions)" in load_run(run).missing
 
 
 def test_long_response_is_cut(tmp_path: Path) -> None:

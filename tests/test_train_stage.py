@@ -134,3 +134,21 @@ def test_two_process_data_parallel_matches_one_process(tmp_path, data_dir, fsdp)
     torch.testing.assert_close(torch.tensor(norms[1]), torch.tensor(norms[0]), rtol=1e-4, atol=1e-6)
     meta = read_metrics(tmp_path / "dp" / "metrics.jsonl")[0]
     assert json.loads(json.dumps(meta))["packing/fill"] > 0
+
+
+def test_domain_weights_repeat_samples_by_domain():
+    from types import SimpleNamespace
+
+    from thinkvl.train.config import StageConfig
+    from thinkvl.train.trainer import oversample
+
+    samples = [SimpleNamespace(id=f"{d}-{i}") for d in "abc" for i in range(400)]
+    domain_of = {s.id: s.id.split("-")[0] for s in samples}
+    out = oversample(samples, domain_of, {"a": 2.0, "b": 0.5, "c": 0.0}, seed=0)
+    counts = {d: sum(domain_of[s.id] == d for s in out) for d in "abc"}
+    assert counts["a"] == 800 and counts["c"] == 0
+    assert 160 <= counts["b"] <= 240  # half of 400, drawn
+    assert [s.id for s in out] == [s.id for s in oversample(samples, domain_of, {"a": 2, "b": 0.5, "c": 0}, seed=0)]
+    assert len(oversample(samples, domain_of, {}, seed=0)) == len(samples)
+    with pytest.raises(ValueError, match="domain_weights"):
+        StageConfig(domain_weights={"a": -1.0})

@@ -59,10 +59,16 @@ def majority_baseline(records: list[Any]) -> dict[str, float]:
 
 
 def evaluate(model_dir: Path, data: Path, out: Path, thinking_budget: int = 64) -> dict[str, Any]:
-    """Greedy answers on the held-out set, scored by the reward system: per-domain accuracy and format rate."""
+    """Greedy answers on the held-out set, scored by the eval runner: per-domain accuracy and format rate.
+
+    Predictions go to ``out/predictions/synth@<budget>.jsonl`` (resumable); the table to ``out/summary.json``.
+    """
     from thinkvl.data.loaders import load_records
-    from thinkvl.eval.runner import read_predictions
+    from thinkvl.eval.loaders import LoadedBenchmark
+    from thinkvl.eval.registry import BENCHMARKS
+    from thinkvl.eval.runner import run_benchmark
     from thinkvl.model import load_bundle
+    from thinkvl.reward import RewardSystem
     from thinkvl.rl.engine import TransformersEngine, make_generate
 
     dataset = load_records(data)
@@ -70,33 +76,20 @@ def evaluate(model_dir: Path, data: Path, out: Path, thinking_budget: int = 64) 
     bundle.model.eval()
     generate = make_generate(TransformersEngine(bundle, batch_size=64), default_budget=thinking_budget)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "predictions.jsonl"
-    done = read_predictions(path)
-    from thinkvl.reward import RewardSystem
-
-    reward = RewardSystem()
-    todo = [r for r in dataset.records if r.id not in done]
-    for start in range(0, len(todo), 64):
-        batch = todo[start : start + 64]
-        texts = generate(batch, dataset.root, thinking_budget)
-        verdicts = reward.score_batch(texts, batch)
-        with path.open("a") as f:
-            for rec, text, v in zip(batch, texts, verdicts):
-                row = {"id": rec.id, "domain": rec.domain, "response": text, **v.to_dict()}
-                f.write(json.dumps(row) + "\n")
-                done[rec.id] = row
-    rows = [done[r.id] for r in dataset.records]
+    loaded = LoadedBenchmark(bench=BENCHMARKS["synth"], records=dataset.records, root=dataset.root)
+    with RewardSystem() as scorer:
+        rows = run_benchmark(loaded, generate, out, thinking_budget, scorer, batch_size=64)
     table: dict[str, Any] = {}
     for domain in sorted({r["domain"] for r in rows}):
         mine = [r for r in rows if r["domain"] == domain]
         table[domain] = {
             "accuracy": sum(r["correct"] for r in mine) / len(mine),
-            "format": sum(r["format_ok"] for r in mine) / len(mine),
+            "format": sum(r["verdict"]["format_ok"] for r in mine) / len(mine),
             "n": len(mine),
         }
     table["all"] = {
         "accuracy": sum(r["correct"] for r in rows) / len(rows),
-        "format": sum(r["format_ok"] for r in rows) / len(rows),
+        "format": sum(r["verdict"]["format_ok"] for r in rows) / len(rows),
         "n": len(rows),
     }
     (out / "summary.json").write_text(json.dumps(table, indent=2) + "\n")

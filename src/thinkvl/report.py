@@ -76,10 +76,24 @@ def load_run(root: Path) -> Run:
     run.rl = _jsonl(run, "rl/metrics.jsonl", "RL was not run")
     run.grades = _jsonl(run, "rl/grades.jsonl", "no offline grading")
     for name, sub in EVAL_DIRS.items():
-        rows = _jsonl(run, f"{sub}/predictions.jsonl", f"no {COLUMN_LABELS[name]} predictions")
+        path = predictions_file(root / sub)
+        rel = path.relative_to(root).as_posix() if path else f"{sub}/predictions/*.jsonl"
+        rows = _jsonl(run, rel, f"no {COLUMN_LABELS[name]} predictions")
         if rows:
             run.predictions[name] = rows
     return run
+
+
+def _budget(path: Path) -> float:
+    """The thinking budget in a runner's ``<benchmark>@<budget>.jsonl`` name; "none" (no cap) is the largest."""
+    key = path.stem.rpartition("@")[2]
+    return math.inf if key == "none" else float(key) if key.isdigit() else -math.inf
+
+
+def predictions_file(eval_dir: Path) -> Path | None:
+    """The eval runner's predictions file in ``eval_dir/predictions/``: the largest budget's if there are several."""
+    files = sorted((eval_dir / "predictions").glob("*.jsonl"), key=lambda p: (_budget(p), p.name))
+    return files[-1] if files else None
 
 
 def _json_object(path: Path) -> tuple[dict[str, Any] | None, str]:
@@ -447,10 +461,12 @@ def _example(r: dict[str, Any], label: str) -> str:
     text = str(r.get("response", ""))
     if len(text) > MAX_RESPONSE_CHARS:
         text = text[:MAX_RESPONSE_CHARS] + f" … [{len(text) - MAX_RESPONSE_CHARS} more characters]"
-    extracted = r.get("extracted")
+    verdict = r.get("verdict")
+    v = verdict if isinstance(verdict, dict) else r  # the runner nests the verdict; a flat row holds it inline
+    extracted = v.get("extracted")
     meta = f"{label} · id {r.get('id')} · reward {_fmt(r.get('reward'), '.2f')} · "
     meta += "nothing extracted" if extracted is None else f"extracted {extracted!r}"
-    reason = f"<p class=reason>{_e(r.get('reason'))}</p>" if r.get("reason") else ""
+    reason = f"<p class=reason>{_e(v.get('reason'))}</p>" if v.get("reason") else ""
     return f"<div class='ex {label}'><p class=meta>{_e(meta)}</p>{reason}<pre>{_e(text)}</pre></div>"
 
 

@@ -31,6 +31,9 @@ class StageConfig:
     freeze_projector: bool = _f(False, "keep the patch merger / MLP projector fixed")
     thinking: bool = _f(True, "SFT targets with <think>…</think> (False: empty thinking, answer only)")
     domains: list[str] | None = _f(None, "train only on records of these domains (None: all)")
+    domain_weights: dict[str, float] | None = _f(
+        None, "repeat each domain's samples this many times (fractions drawn by seed); unlisted domains: 1"
+    )
     vocab_size: int = _f(2048, "tokenizer size when starting from a preset (trained on the data's text)")
     save_every: int = _f(50, "checkpoint every N steps (and at the end)")
     keep_last: int = _f(2, "checkpoints to keep")
@@ -51,6 +54,8 @@ class StageConfig:
             raise ValueError("lr must be > 0 and min_lr_ratio in [0, 1]")
         if self.warmup_steps < 0 or self.weight_decay < 0 or self.max_grad_norm < 0:
             raise ValueError("warmup_steps, weight_decay and max_grad_norm must be >= 0")
+        if any(w < 0 for w in (self.domain_weights or {}).values()):
+            raise ValueError(f"domain_weights must be >= 0, got {self.domain_weights}")
         if self.dtype not in ("float32", "bfloat16"):
             raise ValueError(f"dtype must be float32 or bfloat16, got {self.dtype!r}")
 

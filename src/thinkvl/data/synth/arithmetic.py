@@ -1,6 +1,6 @@
 """Math shown in the image: arithmetic and one-variable linear equations (domain "math").
 
-Level 0: "a+b" with single digits and sums 2–4, one character per 56x56 block (2x2 visual tokens), 168x56.
+Level 0: "a+b" in bold single digits with sums 2–4, one character per 56x56 block (2x2 visual tokens), 168x56.
 Level 1: one operation: two-digit ± one-digit, or a one-digit product, 224x56.
 Level 2: a two-step expression with parentheses, or "solve for x" in a linear equation, 224x84.
 meta["expression"] holds the problem in plain ASCII ("(3+4)*5", "3*x+4=19") for independent checking.
@@ -38,7 +38,7 @@ def level0(ctx: TaskContext) -> Sample:
     img = Image.new("RGB", (block * len(text), block), WHITE)
     draw = ImageDraw.Draw(img)
     for i, ch in enumerate(text):
-        draw_glyph(draw, (i * block, 0, (i + 1) * block, block), ch, 46, BLACK)
+        draw_glyph(draw, (i * block, 0, (i + 1) * block, block), ch, 44, BLACK, bold=3)
     return Sample(
         question=QUESTION,
         answer=total,

@@ -52,17 +52,20 @@ def draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: tuple[int, int, int, 
         raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}")
 
 
-def draw_glyph(draw: ImageDraw.ImageDraw, cell: tuple[int, int, int, int], char: str, size: int, fill: RGB) -> None:
-    """Draw one character centred in the pixel box ``cell``; '×' is drawn as two strokes (the font lacks it)."""
+def draw_glyph(
+    draw: ImageDraw.ImageDraw, cell: tuple[int, int, int, int], char: str, size: int, fill: RGB, bold: int = 0
+) -> None:
+    """Draw one character centred in the pixel box ``cell``, its strokes thickened by ``bold`` pixels;
+    '×' is drawn as two strokes (the font lacks it)."""
     x1, y1, x2, y2 = cell
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     if char == "×":
         h = size * 0.28
-        width = max(2, size // 10)
+        width = max(2, size // 10) + 2 * bold
         draw.line((cx - h, cy - h, cx + h, cy + h), fill=fill, width=width)
         draw.line((cx - h, cy + h, cx + h, cy - h), fill=fill, width=width)
         return
-    draw.text((cx, cy), char, font=font(size), fill=fill, anchor="mm")
+    draw.text((cx, cy), char, font=font(size), fill=fill, anchor="mm", stroke_width=bold, stroke_fill=fill)
 
 
 def draw_text(

@@ -1,6 +1,6 @@
 """Reading rendered text (OCR).
 
-Level 0: one of six 3-letter words in capitals, one letter per 56x56 block (2x2 visual tokens), 168x56.
+Level 0: one of six 3-letter words in bold capitals, one letter per 56x56 block (2x2 visual tokens), 168x56.
 Level 1: one lowercase word of 4–6 letters from a 40-word list, dark ink on a light ground, 224x56.
 Level 2: two lines of one or two words each in mixed case, smaller type, with scratch lines, 224x112.
 The answer is the text exactly as drawn; lines are joined by one space.
@@ -40,7 +40,7 @@ def level0(ctx: TaskContext) -> Sample:
     img = Image.new("RGB", (block * len(word), block), WHITE)
     draw = ImageDraw.Draw(img)
     for i, letter in enumerate(word):
-        draw_glyph(draw, (i * block, 0, (i + 1) * block, block), letter, 46, BLACK)
+        draw_glyph(draw, (i * block, 0, (i + 1) * block, block), letter, 44, BLACK, bold=3)
     spelled = ", ".join(word)
     return Sample(
         question="What word is written in the image?",
