@@ -23,18 +23,25 @@ def to_1000(box: Box, width: int, height: int) -> list[int]:
     return [round(1000 * x1 / width), round(1000 * y1 / height), round(1000 * x2 / width), round(1000 * y2 / height)]
 
 
-def _sample(ctx: TaskContext, name: str, box: Box, img: Image.Image, scene: list[str]) -> Sample:
+def _sample(
+    ctx: TaskContext, name: str, box: Box, img: Image.Image, scene: list[str], quarter: str | None = None
+) -> Sample:
     answer = to_1000(box, *img.size)
     x1, y1, x2, y2 = box
     w, h = img.size
+    box_text = f"[{','.join(map(str, answer))}]"
+    if quarter:  # level 0: short enough for the demo's thinking budget
+        reasoning = f"The {name} fills the {quarter} quarter, so its box is {box_text}."
+    else:
+        reasoning = (
+            f"The {name} spans x {x1} to {x2} and y {y1} to {y2} pixels in a {w}x{h} image. "
+            f"Scaled to 0-1000 that is {box_text}."
+        )
     return Sample(
         question=f"Where is the {name}? Give its bounding box as [x1,y1,x2,y2] in 0-1000 coordinates.",
         answer=answer,
         answer_text=f"The {name} is at",
-        reasoning=(
-            f"The {name} spans x {x1} to {x2} and y {y1} to {y2} pixels in a {w}x{h} image. "
-            f"Scaled to 0-1000 that is [{','.join(map(str, answer))}]."
-        ),
+        reasoning=reasoning,
         caption=f"A {w}x{h} image with {join_words(scene)}.",
         image=img,
         meta={"task": "box", "target": name},
@@ -47,7 +54,8 @@ def level0(ctx: TaskContext) -> Sample:
     img = Image.new("RGB", (4 * CELL, 4 * CELL), WHITE)
     box = cell_box(row, col, span=2)
     draw_shape(ImageDraw.Draw(img), "square", box, COLOURS[colour])
-    return _sample(ctx, f"{colour} square", box, img, [f"one {colour} square covering pixels {box}"])
+    quarter = f"{'top' if row == 0 else 'bottom'}-{'left' if col == 0 else 'right'}"
+    return _sample(ctx, f"{colour} square", box, img, [f"one {colour} square covering pixels {box}"], quarter)
 
 
 def level1(ctx: TaskContext) -> Sample:

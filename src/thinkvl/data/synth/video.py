@@ -27,6 +27,9 @@ LEVELS = 3
 SIDE = 4 * CELL
 STEPS = 4  # temporal steps; 2 frames each
 Box = tuple[int, int, int, int]
+# Where a level-0 mover starts and ends, in words.
+SIDES = {"left": "left", "right": "right", "up": "top", "down": "bottom"}
+OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up"}
 DIRECTIONS: dict[str, tuple[int, int]] = {
     "left": (-1, 0),
     "right": (1, 0),
@@ -139,12 +142,18 @@ def _direction(ctx: TaskContext, level: int) -> Sample:
     target = sprites[0]
     times = step_seconds(fps)
     first, last = _centre(target.boxes[0]), _centre(target.boxes[-1])
+    if level == 0:  # short enough for the demo's thinking budget
+        reasoning = f"It starts at the {SIDES[OPPOSITE[way]]} and ends at the {SIDES[way]}, so it moves {way}."
+    else:
+        reasoning = (
+            f"At {times[0]} s the {target.name} is centred at {first}; at {times[-1]} s it is at {last}. "
+            f"x changes by {last[0] - first[0]} and y by {last[1] - first[1]} (y grows downwards), so it moves {way}."
+        )
     return _video(
         f"Which way does the {target.name} move? Answer with one of: {', '.join(names)}.",
         way,
         f"The {target.name} moves",
-        f"At {times[0]} s the {target.name} is centred at {first}; at {times[-1]} s it is at {last}. "
-        f"x changes by {last[0] - first[0]} and y by {last[1] - first[1]} (y grows downwards), so it moves {way}.",
+        reasoning,
         sprites,
         fps,
         "direction",
@@ -192,12 +201,18 @@ def _when(ctx: TaskContext, level: int) -> Sample:
     target = sprites[0]
     t = times[step]
     before = f"it is not there at {join_words([f'{x} s' for x in times[:step]])}; " if step else ""
+    if level == 0:
+        reasoning = f"The {target.name} is missing before {t} s and first visible at {t} s."
+    else:
+        reasoning = (
+            f"The steps are at {', '.join(f'{x} s' for x in times)}. Looking for the {target.name}: "
+            f"{before}it is first visible at {t} s."
+        )
     return _video(
         f"At what second does the {target.name} first appear? Answer with the number of seconds.",
         t,
         f"The {target.name} first appears at second",
-        f"The steps are at {', '.join(f'{x} s' for x in times)}. Looking for the {target.name}: "
-        f"{before}it is first visible at {t} s.",
+        reasoning,
         sprites,
         fps,
         "when",
@@ -239,11 +254,15 @@ def _order(ctx: TaskContext, level: int) -> Sample:
         question = "Shapes appear one at a time and stay. List their colours in order of appearance, comma-separated."
     answer = ", ".join(colours)
     seen = "; ".join(f"at {times[s]} s the {c} one" for c, s in zip(colours, starts))
+    if level == 0:
+        reasoning = f"First {colours[0]}, then {colours[1]}, then {colours[2]}. So the order is {answer}."
+    else:
+        reasoning = f"Going through the steps in time: {seen}. So the order is {answer}."
     return _video(
         question,
         answer,
         "The order is",
-        f"Going through the steps in time: {seen}. So the order is {answer}.",
+        reasoning,
         sprites,
         fps,
         "order",
