@@ -2,11 +2,11 @@
 
 (a) plain GRPO: uniform prompt sampling, symmetric clip 0.2, no dynamic sampling (all-equal groups are trained
     on and give zero gradient); (b) RLCS: curriculum sampling from offline grades, dynamic sampling expansion,
-    clip-higher 0.2/0.28. Both: the same model, data, group size, budgets, learning rate and seeds. Held-out
+    clip-higher 0.2/0.28. Both: the demo RL config (model, data, group size, budgets, lr, temperature), seeds. Held-out
     accuracy (greedy, scored by the reward system) is measured every ``--eval-every`` rollouts; the script prints
     both curves per seed and the fraction of (a)'s rollouts that (b) needs to reach (a)'s final accuracy.
 
-    python benchmarks/rl_efficiency.py --model runs/demo/sft/model --data runs/demo/data/train \
+    python benchmarks/rl_efficiency.py --model runs/demo/sft/model --data runs/demo/data/rl \
         --heldout runs/demo/data/heldout --grades runs/demo/rl/grades.jsonl --seeds 0 1 2 --budget 2048
 """
 
@@ -15,11 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
+from thinkvl.config import load_yaml
 from thinkvl.data.loaders import load_records
+from thinkvl.demo import demo_config_path
 from thinkvl.model import load_bundle
 from thinkvl.reward import RewardSystem
 from thinkvl.rl.config import RLConfig
@@ -37,25 +40,16 @@ def heldout_accuracy(bundle, heldout, reward, budget: int) -> float:
 
 
 def run(variant: str, seed: int, args, reward) -> list[tuple[int, float]]:
+    """One RL run from the SFT checkpoint; held-out accuracy every ``--eval-every`` rollouts."""
     torch.manual_seed(seed)
     bundle = load_bundle(args.model)
     data, heldout = load_records(args.data), load_records(args.heldout)
-    common = dict(
-        model=args.model,
-        data=args.data,
-        seed=seed,
-        group_size=args.group_size,
-        prompts_per_iteration=args.prompts,
-        thinking_budget=args.thinking_budget,
-        answer_budget=24,
-        mini_batch_size=args.prompts * args.group_size,
-        micro_batch_size=32,
-        lr=args.lr,
-        difficulty_label_range=(0, 2),
-    )
+    # Both variants start from the demo's RL settings (budgets, batch sizes, lr, temperature) and differ only in
+    # what RLCS adds on top of GRPO.
+    cfg = load_yaml(RLConfig, args.config, model=args.model, data=args.data, seed=seed, lr=args.lr)
     if variant == "grpo":
-        cfg = RLConfig(
-            **common,
+        cfg = replace(
+            cfg,
             curriculum=False,
             dynamic_sampling=False,
             clip_eps_low=0.2,
@@ -64,17 +58,18 @@ def run(variant: str, seed: int, args, reward) -> list[tuple[int, float]]:
         )
         grades = None
     else:
-        cfg = RLConfig(**common, curriculum=True, dynamic_sampling=True)
+        cfg = replace(cfg, curriculum=True, dynamic_sampling=True)
         grades = load_grades(args.grades)
-    trainer = RLCSTrainer(cfg, bundle, data, reward, TransformersEngine(bundle, batch_size=64), grades=grades)
-    curve = [(0, heldout_accuracy(bundle, heldout, reward, args.thinking_budget))]
+    engine = TransformersEngine(bundle, batch_size=cfg.rollout_batch_size)
+    trainer = RLCSTrainer(cfg, bundle, data, reward, engine, grades=grades)
+    curve = [(0, heldout_accuracy(bundle, heldout, reward, cfg.thinking_budget))]
     next_eval = args.eval_every
     while trainer.rollouts_used < args.budget:
         trainer.step()
         if trainer.rollouts_used >= next_eval or trainer.rollouts_used >= args.budget:
-            curve.append((trainer.rollouts_used, heldout_accuracy(bundle, heldout, reward, args.thinking_budget)))
+            curve.append((trainer.rollouts_used, heldout_accuracy(bundle, heldout, reward, cfg.thinking_budget)))
             next_eval += args.eval_every
-        print(f"  {variant} seed {seed}: {curve[-1][0]} rollouts, held-out accuracy {curve[-1][1]:.3f}", flush=True)
+            print(f"  {variant} seed {seed}: {curve[-1][0]} rollouts, held-out accuracy {curve[-1][1]:.3f}", flush=True)
     return curve
 
 
@@ -91,10 +86,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--budget", type=int, default=2048, help="rollouts per run")
     ap.add_argument("--eval-every", type=int, default=512)
-    ap.add_argument("--group-size", type=int, default=8)
-    ap.add_argument("--prompts", type=int, default=16)
-    ap.add_argument("--thinking-budget", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=2e-5)
+    ap.add_argument("--config", default=str(demo_config_path("rl.yaml")), help="base RL config of both variants")
+    ap.add_argument("--lr", type=float, default=None, help="override the config's learning rate")
     ap.add_argument("--out", type=Path, default=Path("rl_efficiency.json"))
     args = ap.parse_args()
     reward = RewardSystem()

@@ -164,16 +164,6 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         from thinkvl.rl.run import grade, run_rl
 
         grades = out / "rl" / "grades.jsonl"
-        if not grades.is_file():
-            _stage(
-                "grade (offline pass@k)",
-                grade,
-                out / "sft" / "model",
-                rl_dir,
-                grades,
-                k=cfg.grade_k,
-                thinking_budget=64,
-            )
         rl = load_yaml(
             RLConfig,
             demo_config_path("rl.yaml"),
@@ -184,6 +174,18 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
             iterations=cfg.rl_iterations,
             seed=cfg.seed,
         )
+        if not grades.is_file():
+            _stage(
+                "grade (offline pass@k)",
+                grade,
+                rl.model,
+                rl_dir,
+                grades,
+                k=cfg.grade_k,
+                thinking_budget=rl.thinking_budget,
+                answer_budget=rl.answer_budget,
+                temperature=rl.temperature,
+            )
         if not (out / "rl" / "model").is_dir():
             _stage("RLCS", run_rl, rl)
         results["rlcs"] = _stage("evaluate RLCS", evaluate, out / "rl" / "model", eval_dir, out / "eval" / "rl")

@@ -204,3 +204,39 @@ def test_construction_errors_are_clear():
     with pytest.raises(ValueError, match="num_samples"):
         CurriculumSampler(["a"], num_samples=2)
     assert len(TIERS) == 5
+
+
+def test_offline_grade_samples_at_the_given_temperature_and_writes_tiers(tmp_path, monkeypatch):
+    """`grade` end to end with the model replaced: k responses per record → pass rate → tier, file on disk."""
+    from types import SimpleNamespace
+
+    from thinkvl.data.synth import write_dataset
+    from thinkvl.model.chat import format_response
+    from thinkvl.rl import run as rl_run
+
+    data = tmp_path / "data"
+    write_dataset(data, ["counting"], n=2, seed=0, levels=[0])
+    records = [json.loads(line) for line in (data / "records.jsonl").read_text().splitlines()]
+    seen = []
+
+    class FakeEngine:
+        def __init__(self, bundle, batch_size):
+            pass
+
+        def generate(self, batch, root, params):
+            seen.append(params)
+            out = []
+            for rec in batch:  # the first record: 3 of 4 right; the second: none
+                right = str(rec.answer) if rec.id == records[0]["id"] else "99"
+                for j in range(params.n):
+                    box = right if j < 3 else "98"
+                    out.append(SimpleNamespace(text=format_response("I count.", "It is", box)))
+            return out
+
+    monkeypatch.setattr(rl_run, "load_bundle", lambda model: SimpleNamespace(model=SimpleNamespace(eval=lambda: None)))
+    monkeypatch.setattr(rl_run, "TransformersEngine", FakeEngine)
+    grades = rl_run.grade("unused", data, tmp_path / "grades.jsonl", k=4, temperature=0.6, show_progress=False)
+    assert {p.temperature for p in seen} == {0.6} and {p.n for p in seen} == {4}
+    assert grades[records[0]["id"]].pass_rate == 0.75 and grades[records[1]["id"]].pass_rate == 0.0
+    written = [json.loads(line) for line in (tmp_path / "grades.jsonl").read_text().splitlines()]
+    assert {w["id"]: w["pass_rate"] for w in written} == {records[0]["id"]: 0.75, records[1]["id"]: 0.0}

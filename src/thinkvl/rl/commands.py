@@ -10,7 +10,13 @@ def _grade(args: argparse.Namespace) -> int:
     from thinkvl.rl.run import grade
 
     grades = grade(
-        args.model, args.data, args.out, k=args.k, thinking_budget=args.thinking_budget, batch_size=args.batch_size
+        args.model,
+        args.data,
+        args.out,
+        k=args.k,
+        thinking_budget=args.thinking_budget,
+        temperature=args.temperature,
+        batch_size=args.batch_size,
     )
     tiers = Counter(g.tier for g in grades.values())
     print(f"graded {len(grades)} records with pass@{args.k} → {args.out}")
@@ -43,6 +49,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--k", type=int, default=8, help="responses per record (default 8)")
     g.add_argument("--out", default="grades.jsonl", help="output JSON lines (id, pass_rate, label, estimate, tier)")
     g.add_argument("--thinking-budget", type=int, default=128, help="forced answering after this many tokens")
+    g.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (use the RL run's)")
     g.add_argument("--batch-size", type=int, default=32, help="sequences per generate call")
     g.set_defaults(func=_grade)
     r = sub.add_parser("rl", help="RLCS: reinforcement learning with curriculum sampling")

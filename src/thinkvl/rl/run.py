@@ -116,18 +116,21 @@ def grade(
     label_range: tuple[int, int] = (0, 2),
     thinking_budget: int = 128,
     answer_budget: int = 32,
+    temperature: float = 1.0,
     batch_size: int = 32,
     reward: Any = None,
     show_progress: bool = True,
 ) -> dict[str, GradeEntry]:
-    """Offline difficulty grading: pass@k of ``model`` per record → tier, merged with ``difficulty`` labels."""
+    """Offline difficulty grading: pass@k of ``model`` per record → tier, merged with ``difficulty`` labels.
+
+    Grade at the RL run's own temperature and budgets: pass rates are only comparable under the same sampling."""
     dataset = load_records(data)
     records = [r for r in dataset.records if r.domain != "caption"]
     bundle = load_bundle(model)
     bundle.model.eval()
     engine = TransformersEngine(bundle, batch_size=batch_size)
     reward = reward if reward is not None else make_reward()
-    params = SamplingParams(n=k, thinking_budget=thinking_budget, answer_budget=answer_budget)
+    params = SamplingParams(n=k, temperature=temperature, thinking_budget=thinking_budget, answer_budget=answer_budget)
     pass_rates: dict[str, float] = {}
     chunk = max(1, batch_size // k)
     for start in tqdm(range(0, len(records), chunk), desc="grading", disable=not show_progress):
