@@ -103,6 +103,10 @@ def main() -> None:
         frac = need / grpo[-1][0] if need is not None else float("nan")
         fractions.append(frac)
         print(f"{seed} | {grpo[-1][1]:.3f} | {rlcs[-1][1]:.3f} | {frac:.2f}")
+    for variant in ("grpo", "rlcs"):
+        finals = [results[variant][seed][-1][1] for seed in args.seeds]
+        spread = statistics.pstdev(finals) if len(finals) > 1 else 0.0
+        print(f"{variant} final held-out accuracy: mean {statistics.mean(finals):.3f} ± {spread:.3f}")
     finite = [f for f in fractions if f == f]
     if finite:
         spread = statistics.pstdev(finite) if len(finite) > 1 else 0.0

@@ -31,7 +31,7 @@ class DemoConfig:
     domains: tuple[str, ...] = field(default=DEMO_DOMAINS, metadata={"help": "synthetic task families"})
     levels: tuple[int, ...] = field(default=(0,), metadata={"help": "difficulty levels to train and test on"})
     n_train: int = field(default=600, metadata={"help": "training records per domain"})
-    n_eval: int = field(default=40, metadata={"help": "held-out records per domain"})
+    n_eval: int = field(default=80, metadata={"help": "held-out records per domain"})
     n_rl: int = field(default=40, metadata={"help": "RL prompts per domain (graded offline, then RLCS)"})
     seed: int = field(default=0, metadata={"help": "seed of the training data and the model"})
     pretrain_steps: int | None = field(default=None, metadata={"help": "override the demo pre-training config"})
