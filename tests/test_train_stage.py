@@ -152,3 +152,5 @@ def test_domain_weights_repeat_samples_by_domain():
     assert len(oversample(samples, domain_of, {}, seed=0)) == len(samples)
     with pytest.raises(ValueError, match="domain_weights"):
         StageConfig(domain_weights={"a": -1.0})
+    with pytest.raises(ValueError, match=r"no samples: \['ocrr'\]"):
+        oversample(samples, domain_of, {"ocrr": 2.0}, seed=0)

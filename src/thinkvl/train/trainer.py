@@ -85,6 +85,11 @@ def build_samples(cfg: StageConfig, dataset: Dataset, bundle: Bundle, show: bool
 def oversample(samples: list[Sample], domain_of: dict[str, str], weights: dict[str, float], seed: int) -> list[Sample]:
     """Repeat each domain's samples ``weight`` times (the fraction by a seeded draw): a larger share of the
     compute for the domains that learn slowest, without duplicating files or re-tokenising."""
+    unknown = sorted(set(weights) - set(domain_of.values()))
+    if unknown:
+        raise ValueError(
+            f"domain_weights name domains with no samples: {unknown}; present: {sorted(set(domain_of.values()))}"
+        )
     rng = random.Random(seed)
     out = []
     for sample in samples:
