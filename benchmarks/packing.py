@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from common import add_threads_argument
 
 from thinkvl.data.loaders import load_records
 from thinkvl.data.synth.writer import write_dataset
@@ -67,13 +68,7 @@ def main() -> None:
     ap.add_argument("--also-pack-len", default="512", help="comma-separated extra pack lengths to time (same samples)")
     ap.add_argument("--packs-per-step", type=int, default=4, help="packs of --pack-len per step (sets the samples)")
     ap.add_argument("--steps", type=int, default=8, help="timed steps per side (after one warm-up step)")
-    ap.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads (1: on a small machine shared with other jobs, more threads than free cores makes "
-        "every parallel op wait for a descheduled thread, ~10x slower here)",
-    )
+    add_threads_argument(ap)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="n=4, 2 timed steps, 1 pack per step")
     args = ap.parse_args()

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from common import add_threads_argument
 
 from thinkvl.data.loaders import load_records
 from thinkvl.data.synth.writer import write_dataset
@@ -245,13 +246,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3, help="timed steps per side per round (after one warm-up)")
     ap.add_argument("--rounds", type=int, default=4, help="rounds; the side that goes first alternates")
     ap.add_argument("--lr", type=float, default=1e-6)
-    ap.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads (1: on a small machine shared with other jobs, more threads than free cores makes "
-        "every parallel op wait for a descheduled thread, ~10x slower here)",
-    )
+    add_threads_argument(ap)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="G=4, 2 prompts, 32 tokens, 1 round of 1 timed step")
     args = ap.parse_args()
