@@ -46,6 +46,18 @@ def test_a_level_subset_gives_the_same_records(tmp_path: Path):
     assert all(full[r.id] == r.to_dict() for r in only)
 
 
+def test_levels_can_differ_per_domain():
+    jobs = writer.plan(["chart", "math", "ocr"], 4, {"chart": [0, 1], "math": [2]})
+    levels = {d: [lv for dom, lv, _ in jobs if dom == d] for d in ("chart", "math", "ocr")}
+    assert levels == {"chart": [0, 1, 0, 1], "math": [2, 2, 2, 2], "ocr": [0, 1, 2, 0]}  # ocr: not listed, all
+    with pytest.raises(ValueError, match="not asked for: \\['video'\\]"):
+        writer.plan(["chart"], 2, {"video": [0]})
+    with pytest.raises(ValueError, match="levels of domain 'math' must not be empty"):
+        writer.plan(["math"], 2, {"math": []})
+    with pytest.raises(ValueError, match="has levels 0–2; asked for \\[3\\]"):
+        writer.plan(["chart"], 2, {"chart": [3]})
+
+
 def test_a_crash_never_leaves_a_complete_looking_records_file(tmp_path: Path, monkeypatch):
     synth.write_dataset(tmp_path, domains=["chart"], n=3)
     assert (tmp_path / "records.jsonl").exists()

@@ -29,7 +29,9 @@ def demo_config_path(name: str) -> Path:
 class DemoConfig:
     out: str = field(default="runs/demo", metadata={"help": "where every stage writes"})
     domains: tuple[str, ...] = field(default=DEMO_DOMAINS, metadata={"help": "synthetic task families"})
-    levels: tuple[int, ...] = field(default=(0,), metadata={"help": "difficulty levels to train and test on"})
+    levels: tuple[int, ...] | dict[str, tuple[int, ...]] = field(
+        default=(0,), metadata={"help": "difficulty levels to train and test on (one list, or per domain)"}
+    )
     n_train: int = field(default=600, metadata={"help": "training records per domain"})
     n_eval: int = field(default=80, metadata={"help": "held-out records per domain"})
     n_rl: int = field(default=40, metadata={"help": "RL prompts per domain (graded offline, then RLCS)"})

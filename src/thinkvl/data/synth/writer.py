@@ -1,13 +1,14 @@
 """Write a synthetic dataset: image files plus ``records.jsonl`` (paths relative to the dataset directory).
 
-``n`` is per domain, spread over the chosen levels in turn (record i of a domain is at levels[i % len(levels)]).
+``n`` is per domain, spread over the chosen levels in turn (record i of a domain is at levels[i % len(levels)]);
+levels may be one list for every domain or a mapping from domain to its own list.
 records.jsonl is written last, to a temporary file then renamed, and any earlier one is removed first: a run
 that dies part-way leaves no records.jsonl, never one that looks complete but points at half-written images.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from rich.progress import track
@@ -16,20 +17,33 @@ from thinkvl.data.loaders import RECORDS_FILE, write_jsonl
 from thinkvl.data.record import Record
 from thinkvl.data.synth.registry import FAMILIES, family, generate, record_id, to_record
 
+Levels = Sequence[int] | Mapping[str, Sequence[int]] | None
 
-def plan(domains: Sequence[str] | None, n: int, levels: Sequence[int] | None) -> list[tuple[str, int, int]]:
-    """(domain, level, slot) of every record to make, checking the request first."""
+
+def plan(domains: Sequence[str] | None, n: int, levels: Levels) -> list[tuple[str, int, int]]:
+    """(domain, level, slot) of every record to make, checking the request first.
+
+    ``levels``: None for all of each domain's levels, one list for every domain, or ``{domain: list}`` (a domain
+    missing from the mapping gets all its levels)."""
     if n < 1:
         raise ValueError(f"n (records per domain) must be >= 1, got {n}")
     domains = list(domains) if domains else list(FAMILIES)
     if len(set(domains)) != len(domains):
         raise ValueError(f"a domain is listed twice: {domains}")
-    if levels is not None and not levels:
-        raise ValueError("levels must not be empty")
+    if isinstance(levels, Mapping):
+        unknown = sorted(set(levels) - set(domains))
+        if unknown:
+            raise ValueError(f"levels given for domain(s) not asked for: {unknown}")
+        per_domain = {d: levels.get(d) for d in domains}
+    else:
+        per_domain = {d: levels for d in domains}
     jobs = []
     for domain in domains:
         available = len(family(domain).levels)
-        chosen = sorted(set(levels)) if levels is not None else list(range(available))
+        mine = per_domain[domain]
+        if mine is not None and not mine:
+            raise ValueError(f"levels of domain {domain!r} must not be empty")
+        chosen = sorted(set(mine)) if mine is not None else list(range(available))
         bad = [lv for lv in chosen if not 0 <= lv < available]
         if bad:
             raise ValueError(f"domain {domain!r} has levels 0–{available - 1}; asked for {bad}")
@@ -68,7 +82,7 @@ def write_dataset(
     domains: Sequence[str] | None = None,
     n: int = 100,
     seed: int = 0,
-    levels: Sequence[int] | None = None,
+    levels: Levels = None,
     progress: bool = False,
 ) -> list[Record]:
     """Write ``n`` records per domain (all domains and all levels by default) to ``out_dir``; return them."""
