@@ -258,6 +258,20 @@ def test_unfinished_run_reads_each_evaluations_table(tmp_path: Path) -> None:
     assert "<tr><th>math</th><td>60%</td><td>—</td><td>90%</td><td>10</td></tr>" in page
 
 
+def test_sampled_accuracy_columns_are_labelled_and_need_no_predictions(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "demo", rl=False)
+    (run / "summary.json").unlink()  # read each evaluation's own table, the sampled one included
+    (run / "eval" / "sft" / "summary.json").write_text(json.dumps(_table(SFT_ACC, n=10)))
+    (run / "eval" / "sft_sampled").mkdir()
+    (run / "eval" / "sft_sampled" / "summary.json").write_text(json.dumps(_table({d: 0.35 for d in SFT_ACC}, n=10)))
+    loaded = load_run(run)
+    assert list(loaded.results) == ["sft", "sft_sampled"] and set(loaded.predictions) == {"sft"}
+    assert not any("sampled" in m for m in loaded.missing)
+    page = render(loaded, {})
+    assert "<th>SFT sampled accuracy</th>" in page
+    assert "<tr><th>math</th><td>60%</td><td>35%</td>" in page
+
+
 def test_malformed_values_do_not_crash(tmp_path: Path) -> None:
     summary = {
         "results": {"sft": {"counting": 0.4, "chart": {"accuracy": "high", "n": None}, "$\\frac{": {"accuracy": 0.5}}},

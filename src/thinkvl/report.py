@@ -20,8 +20,14 @@ from typing import Any
 from thinkvl.data.loaders import atomic_write_text
 from thinkvl.metrics import read_metrics
 
-COLUMN_LABELS = {"sft": "SFT", "rlcs": "RLCS"}
-STAGE_COLORS = {"sft": "#4c72b0", "rlcs": "#dd8452", "baseline": "#b0b0b0"}
+COLUMN_LABELS = {"sft": "SFT", "rlcs": "RLCS", "sft_sampled": "SFT sampled", "rlcs_sampled": "RLCS sampled"}
+STAGE_COLORS = {
+    "sft": "#4c72b0",
+    "rlcs": "#dd8452",
+    "sft_sampled": "#a6bddb",
+    "rlcs_sampled": "#f4c39b",
+    "baseline": "#b0b0b0",
+}
 # Tiers from easiest to hardest, coloured green → red; tiers not listed here are drawn after them in grey shades.
 TIER_COLORS = {
     "very_easy": "#1a9850",
@@ -58,7 +64,9 @@ class Run:
         return {k: float(v) for k, v in base.items() if _num(v)} if isinstance(base, dict) else {}
 
 
-EVAL_DIRS = {"sft": "eval/sft", "rlcs": "eval/rl"}  # result column → the evaluation's directory
+PREDICTION_DIRS = {"sft": "eval/sft", "rlcs": "eval/rl"}  # result column → its greedy evaluation's directory
+# The sampled evaluations keep only their table, no predictions file.
+EVAL_DIRS = PREDICTION_DIRS | {"sft_sampled": "eval/sft_sampled", "rlcs_sampled": "eval/rl_sampled"}
 
 
 def load_run(root: Path) -> Run:
@@ -75,7 +83,7 @@ def load_run(root: Path) -> Run:
     run.sft = _jsonl(run, "sft/metrics.jsonl", "no SFT")
     run.rl = _jsonl(run, "rl/metrics.jsonl", "RL was not run")
     run.grades = _jsonl(run, "rl/grades.jsonl", "no offline grading")
-    for name, sub in EVAL_DIRS.items():
+    for name, sub in PREDICTION_DIRS.items():
         path = predictions_file(root / sub)
         rel = path.relative_to(root).as_posix() if path else f"{sub}/predictions/*.jsonl"
         rows = _jsonl(run, rel, f"no {COLUMN_LABELS[name]} predictions")

@@ -106,6 +106,33 @@ def run_rl(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> 
     return out
 
 
+def sample_verdicts(
+    bundle: Bundle,
+    records: list[Any],
+    root: Path,
+    reward: Any,
+    params: SamplingParams,
+    batch_size: int = 32,
+    show_progress: bool = True,
+    desc: str = "grading",
+) -> dict[str, list[Any]]:
+    """``params.n`` sampled answers per record, scored: record id → its verdicts.
+
+    Offline grading turns them into pass rates; as a held-out metric their mean is accuracy under the RL run's own
+    sampling (mean@k), which moves where greedy accuracy is already at 100% or stuck."""
+    bundle.model.eval()
+    engine = TransformersEngine(bundle, batch_size=batch_size)
+    out: dict[str, list[Any]] = {}
+    chunk = max(1, batch_size // params.n)
+    for start in tqdm(range(0, len(records), chunk), desc=desc, disable=not show_progress):
+        batch = records[start : start + chunk]
+        rollouts = engine.generate(batch, root, params)
+        verdicts = reward.score_batch([r.text for r in rollouts], [rec for rec in batch for _ in range(params.n)])
+        for i, rec in enumerate(batch):
+            out[rec.id] = verdicts[i * params.n : (i + 1) * params.n]
+    return out
+
+
 def grade(
     model: str | Path,
     data: str | Path,
@@ -127,18 +154,10 @@ def grade(
     dataset = load_records(data)
     records = [r for r in dataset.records if r.domain != "caption"]
     bundle = load_bundle(model)
-    bundle.model.eval()
-    engine = TransformersEngine(bundle, batch_size=batch_size)
     reward = reward if reward is not None else make_reward()
     params = SamplingParams(n=k, temperature=temperature, thinking_budget=thinking_budget, answer_budget=answer_budget)
-    pass_rates: dict[str, float] = {}
-    chunk = max(1, batch_size // k)
-    for start in tqdm(range(0, len(records), chunk), desc="grading", disable=not show_progress):
-        batch = records[start : start + chunk]
-        rollouts = engine.generate(batch, dataset.root, params)
-        verdicts = reward.score_batch([r.text for r in rollouts], [rec for rec in batch for _ in range(k)])
-        for i, rec in enumerate(batch):
-            pass_rates[rec.id] = sum(v.correct for v in verdicts[i * k : (i + 1) * k]) / k
+    verdicts = sample_verdicts(bundle, records, dataset.root, reward, params, batch_size, show_progress)
+    pass_rates = {rid: sum(v.correct for v in vs) / len(vs) for rid, vs in verdicts.items()}
     labels = {r.id: r.difficulty for r in records if r.difficulty is not None}
     grades = grade_records(pass_rates, labels, thresholds=thresholds, label_range=label_range)
     atomic_write_text(out, "".join(json.dumps({"id": rid, **g.to_dict()}) + "\n" for rid, g in grades.items()))
