@@ -5,7 +5,8 @@
     clip-higher 0.2/0.28. Both: the demo RL config (model, data, group size, budgets, lr, temperature), seeds. Held-out
     accuracy (greedy, scored by the reward system) is measured every ``--eval-every`` rollouts; the script prints
     both curves per seed, the fraction of (a)'s rollouts that (b) needs to reach (a)'s final accuracy, and the
-    final per-domain accuracy of both against the SFT model's (how many domains each variant raised, per seed).
+    final per-domain accuracy of both against the SFT model's (how many domains each variant raised, per seed),
+    greedy and sampled (the mean of ``--sample-k`` answers per item at the RL temperature).
 
     python benchmarks/rl_efficiency.py --model runs/demo/sft/model --data runs/demo/data/rl \
         --heldout runs/demo/data/heldout --grades runs/demo/rl/grades.jsonl --seeds 0 1 2 --budget 2048
