@@ -337,8 +337,8 @@ class Plot:
 
 
 PLOTS = (
-    Plot("accuracy.png", plot_accuracy_bars, "Held-out accuracy per domain: after SFT, after RL (RLCS), and the "
-         "majority baseline", "summary.json results"),
+    Plot("accuracy.png", plot_accuracy_bars, "Held-out accuracy per domain: after SFT and after RL (RLCS), greedy "
+         "and, where measured, sampled at the RL temperature; and the majority baseline", "summary.json results"),
     Plot("loss.png", plot_losses, "Training loss of pre-training and SFT", "pretrain/ or sft/ metrics"),
     Plot("rewards.png", plot_rewards, "Rollout reward and accuracy over RL iterations (mean and per domain)",
          "rl/metrics.jsonl"),
