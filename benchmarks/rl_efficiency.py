@@ -25,7 +25,7 @@ from common import add_threads_argument
 
 from thinkvl.config import load_yaml
 from thinkvl.data.loaders import load_records
-from thinkvl.demo import demo_config_path
+from thinkvl.demo import demo_config_path, sampled_table
 from thinkvl.model import load_bundle
 from thinkvl.reward import RewardSystem
 from thinkvl.rl.config import RLConfig
@@ -62,13 +62,7 @@ def sampled_accuracy(bundle, heldout, reward, cfg: RLConfig, k: int, seed: int) 
     )
     records, root = heldout.records, heldout.root
     verdicts = sample_verdicts(bundle, records, root, reward, params, batch_size=64, show_progress=False)
-    by_domain: dict[str, list[float]] = {}
-    for record in heldout.records:
-        hits = verdicts[record.id]
-        by_domain.setdefault(record.domain, []).append(sum(v.correct for v in hits) / len(hits))
-    table = {domain: sum(rates) / len(rates) for domain, rates in sorted(by_domain.items())}
-    table["all"] = sum(sum(rates) for rates in by_domain.values()) / len(heldout.records)
-    return table
+    return {domain: row["accuracy"] for domain, row in sampled_table(records, verdicts).items()}
 
 
 def variant_config(variant: str, args, seed: int) -> RLConfig:

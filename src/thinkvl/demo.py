@@ -101,6 +101,23 @@ def evaluate(model_dir: Path, data: Path, out: Path, thinking_budget: int = 64) 
     return table
 
 
+def sampled_table(records: list[Any], verdicts: dict[str, list[Any]]) -> dict[str, dict[str, float]]:
+    """Per domain and ``"all"``: the mean over items of each item's share of correct (and well-formatted)
+    answers, and the number of items."""
+    groups: dict[str, list[list[Any]]] = {}
+    for record in records:
+        groups.setdefault(record.domain, []).append(verdicts[record.id])
+    groups = dict(sorted(groups.items())) | {"all": [verdicts[r.id] for r in records]}
+    return {
+        domain: {
+            "accuracy": sum(sum(v.correct for v in vs) / len(vs) for vs in items) / len(items),
+            "format": sum(sum(v.format_ok for v in vs) / len(vs) for vs in items) / len(items),
+            "n": len(items),
+        }
+        for domain, items in groups.items()
+    }
+
+
 def evaluate_sampled(
     model_dir: Path,
     data: Path,
@@ -135,17 +152,7 @@ def evaluate_sampled(
         verdicts = sample_verdicts(
             load_bundle(model_dir), dataset.records, dataset.root, scorer, params, batch_size=64, desc="sampled eval"
         )
-    table: dict[str, Any] = {}
-    groups: dict[str, list[Any]] = {}
-    for record in dataset.records:
-        groups.setdefault(record.domain, []).append(verdicts[record.id])
-    groups = dict(sorted(groups.items())) | {"all": [verdicts[r.id] for r in dataset.records]}
-    for domain, items in groups.items():
-        table[domain] = {
-            "accuracy": sum(sum(v.correct for v in vs) / len(vs) for vs in items) / len(items),
-            "format": sum(sum(v.format_ok for v in vs) / len(vs) for vs in items) / len(items),
-            "n": len(items),
-        }
+    table = sampled_table(dataset.records, verdicts)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(summary, json.dumps(table, indent=2) + "\n")
     return table
