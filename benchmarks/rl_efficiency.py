@@ -41,12 +41,8 @@ def heldout_accuracy(bundle, heldout, reward, budget: int) -> dict[str, float]:
     generate = make_generate(TransformersEngine(bundle, batch_size=64), default_budget=budget)
     texts = generate(heldout.records, heldout.root, budget)
     verdicts = reward.score_batch(texts, heldout.records)
-    by_domain: dict[str, list[bool]] = {}
-    for record, verdict in zip(heldout.records, verdicts):
-        by_domain.setdefault(record.domain, []).append(verdict.correct)
-    table = {domain: sum(hits) / len(hits) for domain, hits in sorted(by_domain.items())}
-    table["all"] = sum(v.correct for v in verdicts) / len(verdicts)
-    return table
+    one_each = {record.id: [verdict] for record, verdict in zip(heldout.records, verdicts)}
+    return {domain: row["accuracy"] for domain, row in sampled_table(heldout.records, one_each).items()}
 
 
 def sampled_accuracy(bundle, heldout, reward, cfg: RLConfig, k: int, seed: int) -> dict[str, float]:
@@ -81,12 +77,11 @@ def variant_config(variant: str, args, seed: int) -> RLConfig:
     return replace(cfg, curriculum=True, dynamic_sampling=True)
 
 
-def run(variant: str, seed: int, args, reward, start: dict[str, float]) -> dict:
+def run(variant: str, seed: int, args, data, heldout, reward, start: dict[str, float]) -> dict:
     """One RL run from the SFT checkpoint (whose greedy held-out accuracy is ``start``): the greedy held-out
     accuracy every ``--eval-every`` rollouts (``curve``) and, at the end, the sampled one (``sampled``)."""
     torch.manual_seed(seed)
     bundle = load_bundle(args.model)
-    data, heldout = load_records(args.data), load_records(args.heldout)
     cfg = variant_config(variant, args, seed)
     grades = load_grades(args.grades) if variant == "rlcs" else None
     engine = TransformersEngine(bundle, batch_size=cfg.rollout_batch_size)
@@ -147,7 +142,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     reward = RewardSystem()
     cfg = load_yaml(RLConfig, args.config, model=args.model, data=args.data)
-    heldout = load_records(args.heldout)
+    data, heldout = load_records(args.data), load_records(args.heldout)
     sft = load_bundle(args.model)
     # Greedy decoding: the SFT model's held-out accuracy is the same for every variant and seed.
     start = heldout_accuracy(sft, heldout, reward, cfg.thinking_budget)
@@ -156,7 +151,7 @@ def main() -> None:
     results = {"grpo": {}, "rlcs": {}}
     for seed in args.seeds:
         for variant in ("grpo", "rlcs"):
-            results[variant][seed] = run(variant, seed, args, reward, start)
+            results[variant][seed] = run(variant, seed, args, data, heldout, reward, start)
     curves = {v: {seed: r["curve"] for seed, r in runs.items()} for v, runs in results.items()}
     fractions = []
     print("\nseed | GRPO final | RLCS final | RLCS rollouts to reach GRPO's final / GRPO's rollouts")
