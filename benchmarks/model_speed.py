@@ -17,7 +17,7 @@ import torch
 from thinkvl.data.loaders import load_records
 from thinkvl.data.synth.writer import write_dataset
 from thinkvl.model import create_bundle
-from thinkvl.rl.engine import SamplingParams, TransformersEngine
+from thinkvl.model.generate import SamplingParams, TransformersEngine
 from thinkvl.train.loss import token_loss_sum
 from thinkvl.train.packing import collate_packed, pack
 from thinkvl.train.samples import build_sample

@@ -27,10 +27,10 @@ from thinkvl.config import load_yaml
 from thinkvl.data.loaders import load_records
 from thinkvl.demo import demo_config_path, sampled_table
 from thinkvl.model import load_bundle
+from thinkvl.model.generate import SamplingParams, TransformersEngine, make_generate
 from thinkvl.reward import RewardSystem
 from thinkvl.rl.config import RLConfig
 from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS
-from thinkvl.rl.engine import SamplingParams, TransformersEngine, make_generate
 from thinkvl.rl.run import sample_verdicts
 from thinkvl.rl.trainer import RLCSTrainer, load_grades
 

@@ -54,9 +54,9 @@ from thinkvl.data.loaders import load_records
 from thinkvl.data.synth.writer import write_dataset
 from thinkvl.model import create_bundle, load_bundle, save_bundle
 from thinkvl.model.chat import content_parts
+from thinkvl.model.generate import Rollout, TransformersEngine, modality
 from thinkvl.reward.adapters import default_system, make_trl_reward
 from thinkvl.rl.config import RLConfig
-from thinkvl.rl.engine import Rollout, TransformersEngine, modality
 from thinkvl.rl.trainer import RLCSTrainer
 from thinkvl.train.samples import sft_target
 from thinkvl.train.trainer import dataset_corpus

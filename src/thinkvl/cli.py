@@ -63,7 +63,7 @@ def _generate_factory(args: argparse.Namespace):
     """`thinkvl eval run --model DIR`: greedy generation through the transformers engine, thinking budget
     enforced by forced answering."""
     from thinkvl.model import load_bundle
-    from thinkvl.rl.engine import TransformersEngine, make_generate
+    from thinkvl.model.generate import TransformersEngine, make_generate
 
     bundle = load_bundle(args.model)
     bundle.model.eval()

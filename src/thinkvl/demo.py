@@ -73,8 +73,8 @@ def evaluate(model_dir: Path, data: Path, out: Path, thinking_budget: int = 64) 
     from thinkvl.eval.registry import BENCHMARKS
     from thinkvl.eval.runner import run_benchmark
     from thinkvl.model import load_bundle
+    from thinkvl.model.generate import TransformersEngine, make_generate
     from thinkvl.reward import RewardSystem
-    from thinkvl.rl.engine import TransformersEngine, make_generate
 
     dataset = load_records(data)
     bundle = load_bundle(model_dir)
@@ -138,8 +138,8 @@ def evaluate_sampled(
 
     from thinkvl.data.loaders import atomic_write_text, load_records
     from thinkvl.model import load_bundle
+    from thinkvl.model.generate import SamplingParams
     from thinkvl.reward import RewardSystem
-    from thinkvl.rl.engine import SamplingParams
     from thinkvl.rl.run import sample_verdicts
 
     summary = out / "summary.json"

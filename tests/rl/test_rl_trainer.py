@@ -11,9 +11,9 @@ from thinkvl.data.synth import write_dataset
 from thinkvl.metrics import read_metrics
 from thinkvl.model import create_bundle, save_bundle
 from thinkvl.model import tokens as T
+from thinkvl.model.generate import SamplingParams, TransformersEngine
 from thinkvl.reward import Verdict
 from thinkvl.rl.config import RLConfig
-from thinkvl.rl.engine import SamplingParams, TransformersEngine
 from thinkvl.rl.policy import policy_batch, rollout_sample, token_logprobs
 from thinkvl.rl.run import run_rl
 from thinkvl.rl.trainer import RLCSTrainer

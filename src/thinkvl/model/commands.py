@@ -10,7 +10,7 @@ from pathlib import Path
 def _chat(args: argparse.Namespace) -> int:
     from thinkvl.data.record import Record
     from thinkvl.model import load_bundle, parse_response
-    from thinkvl.rl.engine import SamplingParams, TransformersEngine
+    from thinkvl.model.generate import SamplingParams, TransformersEngine
 
     bundle = load_bundle(args.model)
     bundle.model.eval()

@@ -6,6 +6,8 @@ of a tag one byte at a time, and the reward system can read structure by exact s
 
 from __future__ import annotations
 
+from typing import Literal
+
 GMASK = "[gMASK]"
 SOP = "<sop>"
 SYSTEM = "<|system|>"
@@ -55,3 +57,11 @@ SPECIAL_TOKENS: tuple[str, ...] = (
 
 # Tokens that end an assistant turn during generation.
 STOP_TOKENS: tuple[str, ...] = (END_OF_TEXT, USER, OBSERVATION)
+
+
+ForceAnswerMarker = Literal["think_close", "end_of_solution"]
+# What forced answering appends to a thought cut at its budget.
+FORCE_ANSWER_TEXT: dict[str, str] = {
+    "think_close": THINK_CLOSE + ANSWER_OPEN,
+    "end_of_solution": END_OF_SOLUTION,
+}

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, get_args
 
 from thinkvl.config import option as _field
-from thinkvl.model import tokens as T
+from thinkvl.model.tokens import FORCE_ANSWER_TEXT, ForceAnswerMarker
 from thinkvl.rl.curriculum import (
     DEFAULT_TIER_THRESHOLDS,
     DEFAULT_TIER_WEIGHTS,
@@ -27,12 +27,6 @@ DAPO = "https://arxiv.org/abs/2503.14476"
 GRPO = "https://arxiv.org/abs/2402.03300"
 TIS = "https://fengyao.notion.site/off-policy-rl"
 
-ForceAnswerMarker = Literal["think_close", "end_of_solution"]
-# What forced answering appends to a thought cut at its budget.
-FORCE_ANSWER_TEXT: dict[str, str] = {
-    "think_close": T.THINK_CLOSE + T.ANSWER_OPEN,
-    "end_of_solution": T.END_OF_SOLUTION,
-}
 
 
 @dataclass

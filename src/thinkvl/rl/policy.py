@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from thinkvl.rl.engine import Rollout
+from thinkvl.model.generate import Rollout
 from thinkvl.train.loss import forward_logits
 from thinkvl.train.packing import collate_padded
 from thinkvl.train.samples import IGNORE, Sample

@@ -14,9 +14,9 @@ from tqdm.auto import tqdm
 from thinkvl.data.loaders import Dataset, atomic_write_text, load_records
 from thinkvl.metrics import MetricsLogger, plot_curves, read_metrics
 from thinkvl.model.bundle import Bundle, load_bundle, save_bundle
+from thinkvl.model.generate import RolloutEngine, SamplingParams, TransformersEngine
 from thinkvl.rl.config import RLConfig
 from thinkvl.rl.curriculum import GradeEntry, grade_records
-from thinkvl.rl.engine import RolloutEngine, SamplingParams, TransformersEngine
 from thinkvl.rl.trainer import RLCSTrainer, load_grades
 from thinkvl.train import distributed as D
 from thinkvl.train.checkpoint import latest_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
@@ -37,7 +37,7 @@ PLOTS = {
 
 def make_engine(cfg: RLConfig, bundle: Bundle) -> RolloutEngine:
     if cfg.engine == "vllm":
-        from thinkvl.rl.vllm_engine import VLLMEngine
+        from thinkvl.model.vllm_engine import VLLMEngine
 
         return VLLMEngine(bundle)
     return TransformersEngine(bundle, batch_size=cfg.rollout_batch_size)

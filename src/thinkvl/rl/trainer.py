@@ -27,11 +27,11 @@ from thinkvl.model import tokens as T
 from thinkvl.model.bundle import Bundle
 from thinkvl.model.chat import render_prompt
 from thinkvl.model.embed import visual_as_images
+from thinkvl.model.generate import Rollout, RolloutEngine, SamplingParams
 from thinkvl.model.processor import encode
 from thinkvl.rl.config import RLConfig
 from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS, CurriculumSampler, GradeEntry
 from thinkvl.rl.dynamic_sampling import ExpansionController, select_groups
-from thinkvl.rl.engine import Rollout, RolloutEngine, SamplingParams
 from thinkvl.rl.loss import group_advantages, policy_loss
 from thinkvl.rl.policy import PromptEncoding, policy_batch, rollout_sample, token_logprobs
 from thinkvl.train.distributed import DistInfo

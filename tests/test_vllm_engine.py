@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from thinkvl.data.record import Record
-from thinkvl.rl.engine import SamplingParams, merge_forced
-from thinkvl.rl.vllm_engine import VLLMEngine, build_requests
+from thinkvl.model.generate import SamplingParams, merge_forced
+from thinkvl.model.vllm_engine import VLLMEngine, build_requests
 
 
 def test_requests_carry_prompt_images_and_video_metadata(image_dir):

@@ -15,9 +15,9 @@ from thinkvl.data.record import Record
 from thinkvl.model import tokens as T
 from thinkvl.model.bundle import Bundle, stop_token_ids
 from thinkvl.model.chat import render_prompt
+from thinkvl.model.generate import Rollout, SamplingParams, merge_forced
 from thinkvl.model.processor import load_media
-from thinkvl.rl.config import FORCE_ANSWER_TEXT
-from thinkvl.rl.engine import Rollout, SamplingParams, merge_forced
+from thinkvl.model.tokens import FORCE_ANSWER_TEXT
 
 
 def build_requests(records: list[Record], root: str | Path, params: SamplingParams) -> list[dict[str, Any]]:

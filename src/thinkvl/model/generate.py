@@ -1,4 +1,6 @@
-"""Rollout engines: generate responses for records. A transformers engine for CPU or one GPU; vLLM in vllm_engine.
+"""Generation: sampling parameters, engines and forced answering, shared by RL rollouts, evaluation and chat.
+
+A transformers engine for CPU or one GPU here; vLLM in `thinkvl.model.vllm_engine`.
 
 Forced answering (report §5): when a response thinks for ``thinking_budget`` tokens without closing
 ``</think>``, the thought is cut, the closing marker (``</think><answer>`` or ``<|end_of_solution|>``) is appended,
@@ -20,7 +22,7 @@ from thinkvl.model import tokens as T
 from thinkvl.model.bundle import Bundle, stop_token_ids
 from thinkvl.model.chat import render_prompt
 from thinkvl.model.processor import encode
-from thinkvl.rl.config import FORCE_ANSWER_TEXT as FORCE_MARKERS
+from thinkvl.model.tokens import FORCE_ANSWER_TEXT
 
 
 @dataclass
@@ -35,8 +37,8 @@ class SamplingParams:
     thinking: bool = True
 
     def __post_init__(self) -> None:
-        if self.force_marker not in FORCE_MARKERS:
-            raise ValueError(f"force_marker must be one of {sorted(FORCE_MARKERS)}")
+        if self.force_marker not in FORCE_ANSWER_TEXT:
+            raise ValueError(f"force_marker must be one of {sorted(FORCE_ANSWER_TEXT)}")
         if self.n < 1 or self.thinking_budget < 1 or self.answer_budget < 1:
             raise ValueError("n, thinking_budget and answer_budget must be >= 1")
 
@@ -195,7 +197,7 @@ class TransformersEngine:
         results: list[list[Rollout]],
     ) -> None:
         """Close over-long thoughts with the marker and let the model answer (one more generate call)."""
-        marker = FORCE_MARKERS[params.force_marker]
+        marker = FORCE_ANSWER_TEXT[params.force_marker]
         marker_ids = self.tokenizer.encode(marker, add_special_tokens=False)
         for start in range(0, len(to_force), self.batch_size):
             chunk = to_force[start : start + self.batch_size]
