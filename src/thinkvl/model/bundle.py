@@ -16,9 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForImageTextToText, AutoProcessor, GenerationConfig, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoModelForImageTextToText,
+    AutoProcessor,
+    GenerationConfig,
+    PreTrainedModel,
+)
 
 from thinkvl.model import tokens as T
+from thinkvl.model.device import resolve_device
 from thinkvl.model.presets import build_config, get_preset
 from thinkvl.model.processor import build_processor
 from thinkvl.model.tokenizer import build_tokenizer, special_token_ids
@@ -103,15 +110,28 @@ def load_bundle(
     directory: str | Path,
     *,
     dtype: torch.dtype | str = "auto",
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     attn_implementation: str = "sdpa",
+    weights: bool = True,
 ) -> Bundle:
-    """Load a model directory saved by `save_bundle`, or any local transformers VLM checkpoint."""
+    """Load a model directory saved by `save_bundle`, or any local transformers VLM checkpoint.
+
+    ``device`` None: LOCAL_RANK's GPU when CUDA is available, else the CPU. ``weights=False`` builds the model
+    from the directory's config alone (a sharded checkpoint, whose weights are loaded afterwards)."""
     directory = Path(directory)
     if not (directory / "config.json").is_file():
         raise FileNotFoundError(f"{directory} is not a model directory (no config.json)")
+    where = device if isinstance(device, torch.device) else resolve_device(device)
     processor = AutoProcessor.from_pretrained(directory)
-    model = AutoModelForImageTextToText.from_pretrained(
-        directory, dtype=dtype, attn_implementation=attn_implementation
-    ).to(device)
-    return Bundle(model=model, processor=processor)
+    if weights:
+        model = AutoModelForImageTextToText.from_pretrained(
+            directory, dtype=dtype, attn_implementation=attn_implementation
+        )
+    else:
+        config = AutoConfig.from_pretrained(directory)
+        model = AutoModelForImageTextToText.from_config(config, attn_implementation=attn_implementation)
+        if (directory / "generation_config.json").is_file():
+            model.generation_config = GenerationConfig.from_pretrained(directory)
+        if isinstance(dtype, torch.dtype):
+            model.to(dtype)
+    return Bundle(model=model.to(where), processor=processor)

@@ -143,6 +143,8 @@ class TransformersEngine:
             gen.update(do_sample=False, temperature=None, top_p=None)
         else:
             gen.update(do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=0)
+        device = self.bundle.model.device
+        inputs = {k: v.to(device) if torch.is_tensor(v) else v for k, v in inputs.items()}
         out = self.bundle.model.generate(**inputs, **gen, return_dict_in_generate=True, output_scores=True)
         new = out.sequences[:, inputs["input_ids"].shape[1] :]  # [B·n, steps]
         scores = torch.stack(out.scores, dim=1).float()  # [B·n, steps, vocab], after temperature and masking

@@ -21,12 +21,13 @@ from thinkvl.rl.curriculum import (
     check_tier_weights,
 )
 from thinkvl.rl.loss import LossAveraging
+from thinkvl.train.config import ATTENTION
+from thinkvl.train.distributed import MixedPrecision
 
 GLM = "https://arxiv.org/abs/2507.01006"
 DAPO = "https://arxiv.org/abs/2503.14476"
 GRPO = "https://arxiv.org/abs/2402.03300"
 TIS = "https://fengyao.notion.site/off-policy-rl"
-
 
 
 @dataclass
@@ -121,6 +122,19 @@ class RLConfig:
     max_grad_norm: float = _field(1.0, "Gradient-norm clip per optimizer step.")
     warmup_steps: int = _field(0, "Linear learning-rate warm-up in optimizer steps.")
     seed: int = _field(0, "Seed for prompt sampling and rollouts.")
+    # --- devices and memory ---
+    device: str = _field(
+        "auto", "auto: LOCAL_RANK's GPU under torchrun, else the GPU if any, else the CPU; or cpu, cuda:N."
+    )
+    mixed_precision: MixedPrecision = _field(
+        "no", "bf16: compute in bf16 with fp32 master weights (FSDP2 MixedPrecisionPolicy, else autocast); no: fp32."
+    )
+    activation_checkpointing: bool = _field(False, "Recompute each layer's activations in backward (long rollouts).")
+    attn_implementation: str = _field("sdpa", "Attention kernel: sdpa, eager, or flash_attention_2 when installed.")
+    fsdp: bool = _field(False, "Shard the policy with FSDP2 across processes (else DDP); for models too big for DDP.")
+    sharded_checkpoints: bool = _field(
+        True, "Under FSDP each rank saves its own shard (torch.distributed.checkpoint), never a full copy."
+    )
 
     def __post_init__(self) -> None:
         if self.engine not in ("transformers", "vllm"):
@@ -161,7 +175,11 @@ class RLConfig:
         for name, options in (("loss_averaging", LossAveraging), ("force_answer_marker", ForceAnswerMarker)):
             if getattr(self, name) not in get_args(options):
                 raise ValueError(f"RLConfig.{name}: must be one of {get_args(options)}, got {getattr(self, name)!r}")
-        for name in ("dynamic_sampling", "curriculum"):
+        if self.mixed_precision not in get_args(MixedPrecision):
+            raise ValueError(f"RLConfig.mixed_precision: 'no' or 'bf16', got {self.mixed_precision!r}")
+        if self.attn_implementation not in ATTENTION:
+            raise ValueError(f"RLConfig.attn_implementation: one of {ATTENTION}, got {self.attn_implementation!r}")
+        for name in ("dynamic_sampling", "curriculum", "activation_checkpointing", "fsdp", "sharded_checkpoints"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"RLConfig.{name}: must be true or false, got {getattr(self, name)!r}")
         lo, hi = self.difficulty_label_range if len(self.difficulty_label_range) == 2 else (None, None)

@@ -87,7 +87,7 @@ def token_logprobs(
         logits[..., suppressed] = float("-inf")
     B, T = batch.mask.shape
     # Row i's response token k sits at position starts[i] + k and is predicted from position starts[i] + k - 1.
-    index = torch.tensor(batch.starts)[:, None] - 1 + torch.arange(T)[None]  # [B, T]
+    index = torch.tensor(batch.starts, device=logits.device)[:, None] - 1 + torch.arange(T, device=logits.device)[None]
     index = index.clamp(max=logits.shape[1] - 1)
     picked = logits.gather(1, index[..., None].expand(B, T, logits.shape[-1]))  # [B, T, V]
     logp = torch.log_softmax(picked, dim=-1)

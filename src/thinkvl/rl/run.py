@@ -19,7 +19,16 @@ from thinkvl.rl.config import RLConfig
 from thinkvl.rl.curriculum import GradeEntry, grade_records
 from thinkvl.rl.trainer import RLCSTrainer, load_grades
 from thinkvl.train import distributed as D
-from thinkvl.train.checkpoint import latest_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
+from thinkvl.train.checkpoint import (
+    is_sharded_checkpoint,
+    latest_checkpoint,
+    load_sharded,
+    load_state,
+    rng_state,
+    save_checkpoint,
+    save_sharded_checkpoint,
+    set_rng_state,
+)
 
 PLOTS = {
     "rewards.png": ["rewards/mean", "accuracy/mean", "response/forced_rate"],
@@ -61,19 +70,28 @@ def _dataset(cfg: RLConfig) -> Dataset:
 
 def run_rl(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> Path:
     """Train to ``cfg.iterations``, resuming from the newest checkpoint in ``cfg.out``; returns the run dir."""
-    info = D.init_distributed()
+    info = D.init_distributed(cfg.device)
     out = Path(cfg.out)
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
     dataset = _dataset(cfg)
     checkpoint = latest_checkpoint(out / "checkpoints")
-    bundle = load_bundle(checkpoint / "model" if checkpoint else cfg.model)
+    sharded = checkpoint is not None and is_sharded_checkpoint(checkpoint)
+    bundle = load_bundle(
+        checkpoint / "model" if checkpoint else cfg.model,
+        device=info.device,
+        dtype=torch.float32,  # master weights; bf16 compute comes from mixed_precision
+        attn_implementation=cfg.attn_implementation,
+        weights=not sharded,
+    )
     reward = reward if reward is not None else make_reward()
     trainer = RLCSTrainer(
         cfg, bundle, dataset, reward, make_engine(cfg, bundle), grades=load_grades(cfg.grades), info=info
     )
     if checkpoint is not None:
         state = load_state(checkpoint)
+        if sharded:
+            load_sharded(checkpoint, trainer.model, trainer.optimizer)
         trainer.load_state_dict(state["trainer"])
         set_rng_state(state["rng"])
     logger = MetricsLogger(out / "metrics.jsonl", resume_step=trainer.iteration) if info.is_main else None
@@ -89,14 +107,15 @@ def run_rl(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> 
         if logger:
             logger.log(trainer.iteration, metrics)
         if trainer.iteration % cfg.save_every == 0 or trainer.iteration == cfg.iterations:
-            D.barrier(info)
-            if info.is_main:
-                state = {"trainer": trainer.state_dict(), "rng": rng_state(), "config": asdict(cfg)}
-                save_checkpoint(out / "checkpoints" / f"iter-{trainer.iteration:06d}", bundle, state, cfg.keep_last)
-            D.barrier(info)
+            _save(out / "checkpoints" / f"iter-{trainer.iteration:06d}", cfg, bundle, trainer, info)
     bar.close()
+    weights = None
+    if D.is_sharded(trainer.model):  # gather the full weights for the exported model (every rank takes part)
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        weights = get_model_state_dict(bundle.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
     if info.is_main:
-        save_bundle(bundle, out / "model")
+        save_bundle(bundle, out / "model", state_dict=weights)
         if logger:
             logger.close()
         rows = read_metrics(out / "metrics.jsonl")
@@ -104,6 +123,26 @@ def run_rl(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> 
             plot_curves(rows, keys, out / name, title=name[:-4], x="step")
     D.barrier(info)
     return out
+
+
+def _save(directory: Path, cfg: RLConfig, bundle: Bundle, trainer: RLCSTrainer, info: D.DistInfo) -> None:
+    """Sharded under FSDP (each rank writes its part of policy and optimizer), else written by rank 0."""
+    D.barrier(info)
+    state = {"trainer": trainer.state_dict(), "rng": rng_state(), "config": asdict(cfg)}
+    if D.is_sharded(trainer.model) and cfg.sharded_checkpoints:
+        state["trainer"].pop("optimizer")
+        save_sharded_checkpoint(directory, bundle, state, cfg.keep_last, trainer.model, trainer.optimizer, info)
+        return
+    weights, optimizer = None, None
+    if D.is_sharded(trainer.model):
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+
+        options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+        weights, optimizer = get_state_dict(trainer.model, trainer.optimizer, options=options)
+        state["trainer"]["optimizer"] = optimizer
+    if info.is_main:
+        save_checkpoint(directory, bundle, state, cfg.keep_last, weights)
+    D.barrier(info)
 
 
 def sample_verdicts(

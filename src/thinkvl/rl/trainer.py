@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS, CurriculumSampler, Grade
 from thinkvl.rl.dynamic_sampling import ExpansionController, select_groups
 from thinkvl.rl.loss import group_advantages, policy_loss
 from thinkvl.rl.policy import PromptEncoding, policy_batch, rollout_sample, token_logprobs
+from thinkvl.train import distributed as D
 from thinkvl.train.distributed import DistInfo
 
 
@@ -83,6 +85,15 @@ class RLCSTrainer:
             seed=cfg.seed,
         )
         self.expansion = ExpansionController(cfg.expansion_ema_decay, cfg.expansion_cap)
+        self.ref_model = None
+        if cfg.kl_coef > 0:  # ablation only: RLCS uses no KL term; copied before the policy is sharded
+            import copy
+
+            self.ref_model = copy.deepcopy(bundle.model).eval().requires_grad_(False)
+        if cfg.activation_checkpointing:
+            D.enable_activation_checkpointing(bundle.model)
+        # DDP or FSDP2 reduce the gradients; FSDP2 shards in place, so the optimizer is built after wrapping.
+        self.model = D.wrap_model(bundle.model, self.info, fsdp=cfg.fsdp, mixed_precision=cfg.mixed_precision)
         params = [p for p in bundle.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -92,11 +103,6 @@ class RLCSTrainer:
         vocab = bundle.tokenizer.get_vocab()
         self.suppressed = getattr(engine, "suppressed", None) or []
         self.think_close = vocab.get(T.THINK_CLOSE)
-        self.ref_model = None
-        if cfg.kl_coef > 0:  # ablation only: RLCS uses no KL term
-            import copy
-
-            self.ref_model = copy.deepcopy(bundle.model).eval().requires_grad_(False)
         self.iteration = 0
         self.rollouts_used = 0
 
@@ -115,7 +121,8 @@ class RLCSTrainer:
         self.bundle.model.eval()
         if hasattr(self.engine, "sync_weights"):  # engines holding their own copy (vLLM) get the new weights
             self.engine.sync_weights(self.bundle.model)
-        flat = self.engine.generate(mine, self.dataset.root, self.params) if mine else []
+        with D.gathered_for_generation(self.bundle.model):
+            flat = self.engine.generate(mine, self.dataset.root, self.params) if mine else []
         groups = [flat[i * self.params.n : (i + 1) * self.params.n] for i in range(len(mine))]
         if self.info.world == 1:
             return groups
@@ -169,68 +176,76 @@ class RLCSTrainer:
         out = []
         for start in range(0, len(items), self.cfg.micro_batch_size):
             micro = items[start : start + self.cfg.micro_batch_size]
-            logp, _ = token_logprobs(
-                self.bundle.model,
-                self._policy_batch(micro, prompts),
-                temperature=self.cfg.temperature,
-                suppressed=self.suppressed,
-            )
+            with D.autocast(self.model, self.info.device, self.cfg.mixed_precision):
+                logp, _ = token_logprobs(
+                    self.bundle.model,
+                    self._policy_batch(micro, prompts),
+                    temperature=self.cfg.temperature,
+                    suppressed=self.suppressed,
+                )
             out += [logp[i, : len(r.response_ids)] for i, (_, r, _) in enumerate(micro)]
         return out
 
     def _optimizer_step(
         self, items: list[tuple[Group, Rollout, float]], mini: list[int], prompts: dict, olds: list | None
     ) -> dict[str, float]:
-        cfg, model = self.cfg, self.bundle.model
-        mine = mini[self.info.rank :: self.info.world]
+        cfg, model = self.cfg, self.model
+        chunks = D.rank_chunks(mini, self.info, cfg.micro_batch_size)
+        n_mine = sum(len(c) for c in chunks)
         if cfg.loss_averaging == "token":
             normalizer = float(sum(sum(items[i][1].action_mask) for i in mini))
         else:
             normalizer = float(len(mini))
         out: dict[str, float] = {}
-        for start in range(0, len(mine), cfg.micro_batch_size):
-            index = mine[start : start + cfg.micro_batch_size]
+        for k, index in enumerate(chunks):
+            # Every rank runs as many passes as the others (DDP/FSDP collectives); an empty share runs a
+            # pass that contributes nothing.
+            weight = 1.0 if index else 0.0
+            index = index or mini[:1]
             micro = [items[i] for i in index]
             batch = self._policy_batch(micro, prompts)
-            logp, entropy = token_logprobs(
-                model, batch, temperature=cfg.temperature, suppressed=self.suppressed, with_entropy=True
-            )
-            if olds is None:
-                old = logp.detach()
-            else:
-                old = torch.zeros_like(logp)
-                for row, i in enumerate(index):
-                    old[row, : len(olds[i])] = olds[i]
-            ref = None
-            if self.ref_model is not None:
-                with torch.no_grad():
-                    ref, _ = token_logprobs(self.ref_model, batch, temperature=cfg.temperature)
-            adv = torch.tensor([a for _, _, a in micro])
-            loss, m = policy_loss(
-                logp,
-                old,
-                adv,
-                batch.mask,
-                cfg.clip_eps_low,
-                cfg.clip_eps_high,
-                cfg.loss_averaging,
-                ref_logprobs=ref,
-                kl_coef=cfg.kl_coef,
-                entropy=entropy if cfg.entropy_coef > 0 else entropy.detach(),
-                entropy_coef=cfg.entropy_coef,
-                rollout_logprobs=batch.rollout_logprobs,
-                tis_cap=cfg.tis_cap,
-                normalizer=normalizer,
-            )
-            loss.backward()
-            for k, v in m.items():
-                out[k] = out.get(k, 0.0) + v * len(micro) / max(1, len(mine))
-        if self.info.world > 1:  # sum the partial gradients of every rank's share
-            for p in model.parameters():
-                if p.grad is None:
-                    p.grad = torch.zeros_like(p)
-                dist.all_reduce(p.grad)
-        out["actor/grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm))
+            sync = k == len(chunks) - 1 or not hasattr(model, "no_sync")
+            # DDP syncs in the last pass only; its forward must run inside no_sync for that to hold.
+            with model.no_sync() if not sync else nullcontext():
+                with D.autocast(model, self.info.device, cfg.mixed_precision):
+                    logp, entropy = token_logprobs(
+                        model, batch, temperature=cfg.temperature, suppressed=self.suppressed, with_entropy=True
+                    )
+                if olds is None:
+                    old = logp.detach()
+                else:
+                    old = torch.zeros_like(logp)
+                    for row, i in enumerate(index):
+                        old[row, : len(olds[i])] = olds[i]
+                ref = None
+                if self.ref_model is not None:
+                    with torch.no_grad():
+                        ref, _ = token_logprobs(self.ref_model, batch, temperature=cfg.temperature)
+                adv = torch.tensor([a for _, _, a in micro], device=logp.device)
+                loss, m = policy_loss(
+                    logp,
+                    old,
+                    adv,
+                    batch.mask,
+                    cfg.clip_eps_low,
+                    cfg.clip_eps_high,
+                    cfg.loss_averaging,
+                    ref_logprobs=ref,
+                    kl_coef=cfg.kl_coef,
+                    entropy=entropy if cfg.entropy_coef > 0 else entropy.detach(),
+                    entropy_coef=cfg.entropy_coef,
+                    rollout_logprobs=batch.rollout_logprobs,
+                    tis_cap=cfg.tis_cap,
+                    normalizer=normalizer,
+                )
+                # DDP and FSDP average gradients over ranks; each rank's loss is its share of the global mean.
+                (loss * weight * self.info.world).backward()
+            if weight:
+                for name, v in m.items():
+                    out[name] = out.get(name, 0.0) + v * len(micro) / max(1, n_mine)
+        out["actor/grad_norm"] = float(
+            torch.nn.utils.clip_grad_norm_(self.bundle.model.parameters(), cfg.max_grad_norm)
+        )
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -249,7 +264,11 @@ class RLCSTrainer:
     def _policy_batch(self, micro: list[tuple[Group, Rollout, float]], prompts: dict) -> Any:
         samples = [rollout_sample(prompts[g.record.id], r, self.bundle.model) for g, r, _ in micro]
         lens = [len(prompts[g.record.id].input_ids) for g, _, _ in micro]
-        return policy_batch(samples, [r for _, r, _ in micro], self.bundle.tokenizer.pad_token_id, lens)
+        batch = policy_batch(samples, [r for _, r, _ in micro], self.bundle.tokenizer.pad_token_id, lens)
+        device = self.info.device
+        batch.inputs = D.to_device(batch.inputs, device)
+        batch.mask, batch.rollout_logprobs = batch.mask.to(device), batch.rollout_logprobs.to(device)
+        return batch
 
     # -- one iteration -----------------------------------------------------------------------------------------
     def step(self) -> dict[str, Any]:
@@ -318,7 +337,8 @@ class RLCSTrainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.iteration = int(state["iteration"])
         self.rollouts_used = int(state["rollouts_used"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        if "optimizer" in state:  # absent from a sharded checkpoint: its DCP shards hold it
+            self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.sampler.load_state_dict(state["curriculum"])
         self.expansion.load_state_dict(state["expansion"])

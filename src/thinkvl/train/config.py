@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from thinkvl.config import option as _f
+from thinkvl.train.distributed import MixedPrecision
+
+ATTENTION = ("sdpa", "eager", "flash_attention_2", "flash_attention_3")
 
 Stage = Literal["pretrain", "long_context", "sft"]
 STAGES = ("pretrain", "long_context", "sft")
@@ -39,8 +42,19 @@ class StageConfig:
     keep_last: int = _f(2, "checkpoints to keep")
     log_every: int = _f(1, "write metrics every N steps")
     seed: int = _f(0, "seed for initialisation and data order")
-    dtype: Literal["float32", "bfloat16"] = _f("float32", "parameter dtype (bfloat16 for GPUs)")
-    fsdp: bool = _f(False, "shard parameters across processes with FSDP (for models that don't fit one device)")
+    device: str = _f("auto", "auto: LOCAL_RANK's GPU under torchrun, else the GPU if any, else the CPU; or cpu, cuda:N")
+    dtype: Literal["float32", "bfloat16"] = _f(
+        "float32", "dtype of the parameters and optimizer state (float32: master weights; bfloat16: pure bf16)"
+    )
+    mixed_precision: MixedPrecision = _f(
+        "no", "bf16: compute in bf16 with fp32 master weights (FSDP2 MixedPrecisionPolicy, else autocast); no: fp32"
+    )
+    activation_checkpointing: bool = _f(False, "recompute each layer's activations in backward (long packs fit)")
+    attn_implementation: str = _f("sdpa", "attention kernel: sdpa, eager, or flash_attention_2 when installed")
+    fsdp: bool = _f(False, "shard parameters, gradients and optimizer state with FSDP2 (several processes)")
+    sharded_checkpoints: bool = _f(
+        True, "under FSDP, each rank saves its own shard (torch.distributed.checkpoint), never a full copy"
+    )
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -58,6 +72,10 @@ class StageConfig:
             raise ValueError(f"domain_weights must be >= 0, got {self.domain_weights}")
         if self.dtype not in ("float32", "bfloat16"):
             raise ValueError(f"dtype must be float32 or bfloat16, got {self.dtype!r}")
+        if self.mixed_precision not in ("no", "bf16"):
+            raise ValueError(f"mixed_precision must be 'no' or 'bf16', got {self.mixed_precision!r}")
+        if self.attn_implementation not in ATTENTION:
+            raise ValueError(f"attn_implementation must be one of {ATTENTION}, got {self.attn_implementation!r}")
 
     @property
     def sample_stage(self) -> Literal["pretrain", "sft"]:

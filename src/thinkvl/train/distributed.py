@@ -1,16 +1,32 @@
-"""Process-group set-up for data parallel training under `torchrun` or `accelerate launch`.
+"""Devices, process groups, model wrapping and mixed precision for training under `torchrun` / `accelerate`.
 
-Both launchers export RANK / WORLD_SIZE / MASTER_ADDR; we read them through torch.distributed and use gloo on
-CPU, NCCL on GPUs. A single process needs no launcher and no process group.
+Both launchers export RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR. A process trains on LOCAL_RANK's GPU when
+CUDA is there (or on the device a config names) and on the CPU otherwise; the backend follows the device:
+NCCL for CUDA tensors, gloo for CPU ones. A single process needs no launcher and no process group.
+
+Wrapping: several processes train data parallel with DDP, or with FSDP2 (`fully_shard`, one unit per ViT block
+and per decoder layer) when a model doesn't fit one device. Mixed precision keeps fp32 parameters and optimizer
+state (the master weights) and computes in bf16: through FSDP2's `MixedPrecisionPolicy` when sharded, through
+`torch.autocast` otherwise.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
 import torch.distributed as dist
+
+from thinkvl.model.device import resolve_device
+
+__all__ = ["resolve_device"]  # re-exported: the model layer owns device choice
+
+MixedPrecision = Literal["no", "bf16"]
 
 
 @dataclass(frozen=True)
@@ -18,34 +34,41 @@ class DistInfo:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    device: torch.device = torch.device("cpu")
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
 
-    @property
-    def device(self) -> torch.device:
-        return torch.device(f"cuda:{self.local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+
+def backend_for(device: torch.device) -> str:
+    """NCCL only carries CUDA tensors; everything else goes through gloo."""
+    return "nccl" if device.type == "cuda" else "gloo"
 
 
-def init_distributed() -> DistInfo:
-    """Join the process group when launched with several processes; a no-op otherwise."""
+def init_distributed(device: str | None = "auto") -> DistInfo:
+    """Pick this process's device, and join the process group when launched with several processes."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return DistInfo()
-    if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend=backend)
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    if torch.cuda.is_available():
-        torch.cuda.set_device(local)
-    return DistInfo(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local)
+    where = resolve_device(device, local)
+    if where.type == "cuda":
+        torch.cuda.set_device(where)
+    if world == 1:
+        return DistInfo(device=where)
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend_for(where))
+    return DistInfo(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local, device=where)
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """Move every tensor of a batch (non-blocking from pinned memory); other values pass through."""
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
 def all_reduce_sum(value: float, info: DistInfo) -> float:
     if info.world == 1:
         return value
-    t = torch.tensor([float(value)], dtype=torch.float64)
+    t = torch.tensor([float(value)], dtype=torch.float64, device=info.device)
     dist.all_reduce(t)
     return float(t.item())
 
@@ -58,3 +81,83 @@ def barrier(info: DistInfo) -> None:
 def shutdown(info: DistInfo) -> None:
     if info.world > 1 and dist.is_initialized():
         dist.destroy_process_group()
+
+
+# -- wrapping --------------------------------------------------------------------------------------------------
+def shard_units(model: Any) -> list[Any]:
+    """The FSDP units of a glm4v model: every ViT block and every decoder layer (the root takes the rest)."""
+    return [*model.model.visual.blocks, *model.model.language_model.layers]
+
+
+def enable_activation_checkpointing(model: Any) -> None:
+    """Recompute each block's activations in the backward pass (transformers' per-layer checkpointing; the
+    non-reentrant variant, which composes with FSDP2 and frozen parameters)."""
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.config.use_cache = False
+
+
+def wrap_model(model: Any, info: DistInfo, *, fsdp: bool, mixed_precision: MixedPrecision = "no") -> Any:
+    """The module to train: the model itself (one process), DDP, or FSDP2 with the mixed-precision policy.
+
+    The model must already be on ``info.device``. FSDP2 shards in place: the returned object is ``model``."""
+    if info.world == 1:
+        return model
+    if fsdp:
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+        policy = MixedPrecisionPolicy()
+        if mixed_precision == "bf16":
+            # Parameters are all-gathered and computed in bf16; gradients are reduced and kept in fp32.
+            policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+        for unit in shard_units(model):
+            fully_shard(unit, mp_policy=policy)
+        return fully_shard(model, mp_policy=policy)
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [info.device.index] if info.device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=False)
+
+
+def is_sharded(model: Any) -> bool:
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(model, FSDPModule)
+
+
+def autocast(model: Any, device: torch.device, mixed_precision: MixedPrecision) -> Any:
+    """bf16 autocast where FSDP2's policy doesn't already cast (one process, or DDP); a no-op for fp32."""
+    if mixed_precision != "bf16" or is_sharded(model):
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+@contextmanager
+def gathered_for_generation(model: Any) -> Iterator[None]:
+    """Hold an FSDP2 model's full parameters for a generation phase, so that ranks may run different numbers of
+    forward passes (each rank samples its own prompts, to its own lengths) without collectives in between."""
+    if not is_sharded(model):
+        yield
+        return
+    from torch.distributed.fsdp import FSDPModule
+
+    units = [m for m in model.modules() if isinstance(m, FSDPModule)]
+    for m in units:
+        m.set_reshard_after_forward(False, recurse=False)
+        m.unshard()
+    try:
+        yield
+    finally:
+        for m in units:
+            m.reshard()
+            m.set_reshard_after_forward(True, recurse=False)
+
+
+def rank_chunks(indices: list[int], info: DistInfo, micro: int) -> list[list[int]]:
+    """This rank's share of ``indices`` (every world-th) cut into micro-batches, as many on every rank.
+
+    DDP and FSDP run collectives in every forward/backward, so every rank must run as many passes as the others;
+    a rank with less work gets trailing empty chunks, for which the caller runs a zero-weight pass."""
+    mine = indices[info.rank :: info.world]
+    count = max(1, math.ceil(math.ceil(len(indices) / info.world) / micro))
+    chunks = [mine[i : i + micro] for i in range(0, len(mine), micro)]
+    return chunks + [[] for _ in range(count - len(chunks))]

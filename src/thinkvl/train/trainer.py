@@ -1,4 +1,5 @@
-"""One trainer for the supervised stages: packed batches, AdamW with warm-up + cosine, checkpoints, resume, DDP.
+"""One trainer for the supervised stages: packed batches, AdamW with warm-up + cosine, checkpoints, resume, DDP
+or FSDP2, bf16 mixed precision and activation checkpointing, on LOCAL_RANK's GPU or the CPU.
 
 The data order is a pure function of (seed, step), so resuming at step k replays exactly the batches an
 uninterrupted run would have seen; with the model, optimizer, scheduler and RNG restored, the losses match.
@@ -22,7 +23,16 @@ from thinkvl.data.loaders import Dataset, load_records
 from thinkvl.metrics import MetricsLogger, plot_curves, read_metrics
 from thinkvl.model.bundle import Bundle, create_bundle, load_bundle, save_bundle
 from thinkvl.train import distributed as D
-from thinkvl.train.checkpoint import latest_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
+from thinkvl.train.checkpoint import (
+    is_sharded_checkpoint,
+    latest_checkpoint,
+    load_sharded,
+    load_state,
+    rng_state,
+    save_checkpoint,
+    save_sharded_checkpoint,
+    set_rng_state,
+)
 from thinkvl.train.config import StageConfig
 from thinkvl.train.loss import token_loss_sum
 from thinkvl.train.packing import PackingStats, collate_packed, pack
@@ -48,14 +58,22 @@ def dataset_corpus(dataset: Dataset) -> Iterator[str]:
                 yield r.meta[key]
 
 
-def prepare_bundle(cfg: StageConfig, dataset: Dataset, checkpoint: Path | None) -> Bundle:
+def prepare_bundle(cfg: StageConfig, dataset: Dataset, checkpoint: Path | None, device: torch.device) -> Bundle:
+    """The model to train, on ``device`` in ``cfg.dtype``; a sharded checkpoint's weights are loaded later."""
     dtype = torch.bfloat16 if cfg.dtype == "bfloat16" else torch.float32
+    kw = {"dtype": dtype, "device": device, "attn_implementation": cfg.attn_implementation}
     if checkpoint is not None:
-        return load_bundle(checkpoint / "model", dtype=dtype)
+        return load_bundle(checkpoint / "model", weights=not is_sharded_checkpoint(checkpoint), **kw)
     if Path(cfg.model).is_dir():
-        return load_bundle(cfg.model, dtype=dtype)
-    bundle = create_bundle(cfg.model, corpus=dataset_corpus(dataset), vocab_size=cfg.vocab_size, seed=cfg.seed)
-    bundle.model.to(dtype)
+        return load_bundle(cfg.model, **kw)
+    bundle = create_bundle(
+        cfg.model,
+        corpus=dataset_corpus(dataset),
+        vocab_size=cfg.vocab_size,
+        seed=cfg.seed,
+        attn_implementation=cfg.attn_implementation,
+    )
+    bundle.model.to(device=device, dtype=dtype)
     return bundle
 
 
@@ -118,23 +136,9 @@ def lr_lambda(cfg: StageConfig):
     return factor
 
 
-def wrap_model(model: Any, cfg: StageConfig, info: D.DistInfo) -> Any:
-    if info.world == 1:
-        return model
-    if cfg.fsdp:
-        from torch.distributed.fsdp import fully_shard
-
-        for block in [*model.model.visual.blocks, *model.model.language_model.layers]:
-            fully_shard(block)
-        return fully_shard(model)
-    from torch.nn.parallel import DistributedDataParallel
-
-    return DistributedDataParallel(model, find_unused_parameters=False)
-
-
 def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
     """Train one supervised stage to ``cfg.steps``, resuming from the newest checkpoint in ``cfg.out``."""
-    info = D.init_distributed()
+    info = D.init_distributed(cfg.device)
     if cfg.batch_size % info.world:
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {info.world} processes")
     show = show_progress and info.is_main
@@ -146,15 +150,17 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
     if not dataset.records:
         raise ValueError(f"no records to train on in {cfg.data} (domains: {cfg.domains or 'all'})")
     checkpoint = latest_checkpoint(out / "checkpoints")
-    bundle = prepare_bundle(cfg, dataset, checkpoint)
+    bundle = prepare_bundle(cfg, dataset, checkpoint, info.device)
     freeze(bundle.model, cfg)
+    if cfg.activation_checkpointing:
+        D.enable_activation_checkpointing(bundle.model)
     samples, skipped = build_samples(cfg, dataset, bundle, show)
     if cfg.domain_weights:
         samples = oversample(samples, {r.id: r.domain for r in dataset.records}, cfg.domain_weights, cfg.seed)
     packs, stats = pack(samples, cfg.pack_len, cfg.overflow)
     if not packs:
         raise ValueError("every sample was dropped: raise pack_len or use overflow: truncate")
-    model = wrap_model(bundle.model, cfg, info)
+    model = D.wrap_model(bundle.model, info, fsdp=cfg.fsdp, mixed_precision=cfg.mixed_precision)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
@@ -162,7 +168,9 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
     start = 0
     if checkpoint is not None:
         state = load_state(checkpoint)
-        if cfg.fsdp and info.world > 1:
+        if is_sharded_checkpoint(checkpoint):
+            load_sharded(checkpoint, model, optimizer)
+        elif cfg.fsdp and info.world > 1:
             from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
             set_optimizer_state_dict(
@@ -195,10 +203,11 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
         micro = [local[i : i + cfg.micro_batch] for i in range(0, len(local), cfg.micro_batch)]
         loss_sum = 0.0
         for k, chunk in enumerate(micro):
-            inputs = collate_packed(chunk, pad)
+            inputs = D.to_device(collate_packed(chunk, pad), info.device)
             sync = k == len(micro) - 1 or not hasattr(model, "no_sync")
             with model.no_sync() if not sync else nullcontext():
-                part, _ = token_loss_sum(model, inputs)
+                with D.autocast(model, info.device, cfg.mixed_precision):
+                    part, _ = token_loss_sum(model, inputs)
                 # DDP averages gradients over processes: scale so the result is sum / all tokens.
                 (part * info.world / max(1, global_loss_tokens)).backward()
             loss_sum += float(part.detach())
@@ -224,7 +233,7 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
                 },
             )
         if done % cfg.save_every == 0 or done == cfg.steps:
-            _save(out, bundle, optimizer, scheduler, done, cfg, info)
+            _save(out, bundle, model, optimizer, scheduler, done, cfg, info)
     bar.close()
     weights = full_weights(bundle.model, cfg, info)
     if info.is_main:
@@ -253,9 +262,22 @@ def full_weights(model: Any, cfg: StageConfig, info: D.DistInfo) -> dict[str, to
 
 
 def _save(
-    out: Path, bundle: Bundle, optimizer: Any, scheduler: Any, step: int, cfg: StageConfig, info: D.DistInfo
+    out: Path,
+    bundle: Bundle,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    step: int,
+    cfg: StageConfig,
+    info: D.DistInfo,
 ) -> None:
+    """A checkpoint every rank takes part in: sharded (each rank writes its part) under FSDP, else rank 0's."""
+    directory = out / "checkpoints" / f"step-{step:08d}"
     D.barrier(info)
+    state = {"step": step, "scheduler": scheduler.state_dict(), "rng": rng_state(), "config": asdict(cfg)}
+    if D.is_sharded(model) and cfg.sharded_checkpoints:
+        save_sharded_checkpoint(directory, bundle, state, cfg.keep_last, model, optimizer, info)
+        return
     weights = full_weights(bundle.model, cfg, info)
     if cfg.fsdp and info.world > 1:
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
@@ -265,12 +287,5 @@ def _save(
     else:
         optimizer_state = optimizer.state_dict()
     if info.is_main:
-        state = {
-            "step": step,
-            "optimizer": optimizer_state,
-            "scheduler": scheduler.state_dict(),
-            "rng": rng_state(),
-            "config": asdict(cfg),
-        }
-        save_checkpoint(out / "checkpoints" / f"step-{step:08d}", bundle, state, cfg.keep_last, weights)
+        save_checkpoint(directory, bundle, {**state, "optimizer": optimizer_state}, cfg.keep_last, weights)
     D.barrier(info)
