@@ -83,9 +83,12 @@ def test_activation_checkpointing_gives_the_same_gradients(batch_and_model):
         m = copy.deepcopy(model).train()
         if checkpointing:
             D.enable_activation_checkpointing(m)
-            assert m.model.language_model.gradient_checkpointing and m.model.visual.gradient_checkpointing
+        calls = []
+        for block in (m.model.language_model.layers[0], m.model.visual.blocks[0]):
+            block.register_forward_hook(lambda *_: calls.append(1))
         loss, n = token_loss_sum(m, batch)
         (loss / n).backward()
+        assert len(calls) == (4 if checkpointing else 2)  # checkpointed blocks run again in backward
         grads.append({k: p.grad.clone() for k, p in m.named_parameters() if p.grad is not None})
     assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 50
     for k in grads[0]:
@@ -104,6 +107,7 @@ def test_rank_chunks_give_every_rank_as_many_passes():
     assert D.rank_chunks(list(range(10)), D.DistInfo(), 4) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
+@pytest.mark.slow
 def test_gpu_check_dry_run_passes_on_cpu(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.run(

@@ -92,7 +92,10 @@ def shard_units(model: Any) -> list[Any]:
 def enable_activation_checkpointing(model: Any) -> None:
     """Recompute each block's activations in the backward pass (transformers' per-layer checkpointing; the
     non-reentrant variant, which composes with FSDP2 and frozen parameters)."""
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x; older ones call it gradient_…
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False
 
 
