@@ -84,7 +84,7 @@ def test_activation_checkpointing_gives_the_same_gradients(batch_and_model):
         if checkpointing:
             D.enable_activation_checkpointing(m)
         calls = []
-        for block in (m.model.language_model.layers[0], m.model.visual.blocks[0]):
+        for block in (m.model.language_model.layers[0].mlp, m.model.visual.blocks[0].mlp):
             block.register_forward_hook(lambda *_: calls.append(1))
         loss, n = token_loss_sum(m, batch)
         (loss / n).backward()
