@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("name", ["pretrain", "long_context", "sft"])
 def test_9b_stage_configs_carry_the_reports_numbers(name):
     cfg = load_yaml(StageConfig, ROOT / "configs" / f"glm41v_9b_{name}.yaml")
-    assert cfg.stage == name and cfg.dtype == "bfloat16"
+    assert cfg.stage == name and cfg.dtype == "float32"  # fp32 master weights and optimizer state
+    assert cfg.mixed_precision == "bf16" and cfg.activation_checkpointing and cfg.fsdp and cfg.sharded_checkpoints
     expected = {"pretrain": (8192, 1536, 120_000), "long_context": (32768, None, None), "sft": (32768, 32, None)}
     pack_len, batch, steps = expected[name]
     assert cfg.pack_len == pack_len
@@ -30,6 +31,7 @@ def test_rl_and_demo_configs_load():
     rl = RLConfig.from_dict(yaml.safe_load((ROOT / "configs" / "glm41v_9b_rl.yaml").read_text()))
     assert (rl.kl_coef, rl.entropy_coef, rl.top_p, rl.loss_averaging) == (0.0, 0.0, 1.0, "sample")
     assert rl.clip_eps_high > rl.clip_eps_low
+    assert rl.mixed_precision == "bf16" and rl.activation_checkpointing and rl.fsdp and rl.sharded_checkpoints
     for name in ("pretrain.yaml", "sft_answer.yaml", "sft.yaml"):
         load_yaml(StageConfig, demo_config_path(name))
     load_yaml(RLConfig, demo_config_path("rl.yaml"))

@@ -143,6 +143,9 @@ def gathered_for_generation(model: Any) -> Iterator[None]:
         return
     from torch.distributed.fsdp import FSDPModule
 
+    # generate() runs the ViT outside the root's forward; the root must be initialised first, or the first ViT
+    # block to run would take the root's place (FSDP2 has no public call for this).
+    model._get_fsdp_state()._lazy_init()
     units = [m for m in model.modules() if isinstance(m, FSDPModule)]
     for m in units:
         m.set_reshard_after_forward(False, recurse=False)
