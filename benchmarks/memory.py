@@ -84,8 +84,10 @@ def text_layer_bytes_per_token(d: Dims, b: int, flash: bool) -> int:
     q, kv = d.q_heads * d.head_dim, d.kv_heads * d.head_dim
     low = (
         2 * d.hidden  # normed inputs of qkv and gate_up
-        + q + 2 * kv  # q, k, v projections
-        + (q + kv) + (q + kv) // 2  # rotary outputs and the rotate_half halves
+        + q
+        + 2 * kv  # q, k, v projections
+        + (q + kv)
+        + (q + kv) // 2  # rotary outputs and the rotate_half halves
         + 2 * q  # attention output and o_proj's (contiguous) input
         + 2 * d.hidden  # o_proj and down_proj outputs (inputs of the post-norms)
         + 4 * d.intermediate  # gate_up (2i), silu(gate), silu(gate) * up

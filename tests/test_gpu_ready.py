@@ -86,7 +86,7 @@ def test_activation_checkpointing_gives_the_same_gradients(batch_and_model):
         calls = {"text": 0, "vision": 0}
         for name, block in (("text", m.model.language_model.layers[0].mlp), ("vision", m.model.visual.blocks[0].mlp)):
             # A pre-hook: the recompute stops as soon as the saved tensors are back, before the MLP returns.
-            block.register_forward_pre_hook(lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
+            block.register_forward_pre_hook(lambda *_, name=name, calls=calls: calls.__setitem__(name, calls[name] + 1))
         loss, n = token_loss_sum(m, batch)
         (loss / n).backward()
         assert calls == ({"text": 2, "vision": 2} if checkpointing else {"text": 1, "vision": 1})
