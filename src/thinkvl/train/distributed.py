@@ -118,7 +118,8 @@ def wrap_model(model: Any, info: DistInfo, *, fsdp: bool, mixed_precision: Mixed
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [info.device.index] if info.device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=False)
+    # find_unused_parameters: a text-only micro-batch leaves the ViT without gradients.
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
 
 
 def is_sharded(model: Any) -> bool:
