@@ -15,25 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from thinkvl.config import load_yaml
+from thinkvl.config import add_config_flags, config_from_args
 from thinkvl.data.record import Record
 from thinkvl.eval.compare import compare_runs
 from thinkvl.eval.registry import BENCHMARK_LIST, BenchmarkError
 from thinkvl.eval.runner import EvalConfig, EvalError, Generate, run_eval
 
 GenerateFactory = Callable[[argparse.Namespace], Generate]
-
-
-def parse_budget(text: str) -> int | None:
-    if text.lower() in ("none", "null", "inf", "-"):
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a thinking budget is a token count or 'none', got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a thinking budget can't be negative: {value}")
-    return value
 
 
 def replay_generate(path: str | Path) -> Generate:
@@ -58,27 +46,10 @@ def replay_generate(path: str | Path) -> Generate:
     return generate
 
 
-def _config(args: argparse.Namespace) -> EvalConfig:
-    overrides: dict[str, Any] = {
-        "tasks": args.tasks,
-        "data_dir": args.data_dir,
-        "thinking_budgets": args.budgets,
-        "batch_size": args.batch_size,
-        "limit": args.limit,
-        "lenient": True if args.lenient else None,
-        "on_missing": args.on_missing,
-        "download": True if args.download else None,
-        "reward_config": args.reward_config,
-    }
-    if args.config:
-        return load_yaml(EvalConfig, args.config, **overrides)
-    return EvalConfig(**{k: v for k, v in overrides.items() if v is not None})
-
-
 def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argparse.Namespace], int]:
     def handle(args: argparse.Namespace) -> int:
         try:
-            config = _config(args)
+            config = config_from_args(EvalConfig, args, args.config)
             if args.responses:
                 generate = replay_generate(args.responses)
             elif generate_factory is not None and args.model:
@@ -139,18 +110,10 @@ def add_commands(subparsers: Any, generate_factory: GenerateFactory | None = Non
     run = subparsers.add_parser("run", help="evaluate a model (or saved responses) on benchmarks")
     run.add_argument("--model", help="model directory (needs a generation engine wired into the CLI)")
     run.add_argument("--responses", help="JSONL of saved {id, response} to score instead of generating")
-    run.add_argument("--tasks", nargs="+", help="benchmarks, groups, 'all' or 'offline' (see `thinkvl eval list`)")
-    run.add_argument("--data-dir", help="directory with one folder per benchmark")
     run.add_argument("--out", required=True, help="run directory (re-run with the same one to resume)")
-    run.add_argument("--budgets", nargs="+", type=parse_budget, help="thinking budgets in tokens ('none': no cap)")
-    run.add_argument("--batch-size", type=int)
-    run.add_argument("--limit", type=int, help="at most this many items per benchmark")
-    run.add_argument("--lenient", action="store_true", help="lenient answer extraction (for other models)")
-    run.add_argument("--on-missing", choices=("error", "skip"), help="items with missing media: stop or skip")
-    run.add_argument("--download", action="store_true", help="fetch missing annotations from the Hub")
-    run.add_argument("--reward-config", help="reward YAML (default: the packaged one)")
     run.add_argument("--config", help="eval YAML (fields of EvalConfig); flags override it")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_config_flags(run, EvalConfig, aliases={"thinking_budgets": ("--budgets",)})
     run.set_defaults(func=make_run_handler(generate_factory))
 
     compare = subparsers.add_parser("compare", help="put evaluation runs side by side")
