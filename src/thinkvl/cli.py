@@ -120,8 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     hf_logging.disable_progress_bar()  # our own bars say what is happening
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as err:
+    except ValueError as err:  # bad configs, records and weights raise ValueError with the cause
         print(f"thinkvl: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # an output path that is a file, a read-only directory, a full disk: the cause in a line
+        cause = f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)
+        print(f"thinkvl: error: {cause}", file=sys.stderr)
         return 2
 
 
