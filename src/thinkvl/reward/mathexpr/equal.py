@@ -202,9 +202,9 @@ def _interval(lo: Any, hi: Any, lo_open: bool, hi_open: bool, of_abs: bool) -> A
 
     if not of_abs:
         return group(lo, hi, lo_open, hi_open)
-    if hi.is_negative or (hi == 0 and hi_open):
+    if hi.is_extended_negative or (hi == 0 and hi_open):
         return ("set", ())
-    if lo.is_negative or lo == 0 and not lo_open:  # |z| <= hi: one interval around 0
+    if lo.is_extended_negative or (lo == 0 and not lo_open):  # |z| <= hi: one interval around 0
         return group(-hi, hi, hi_open, hi_open)
     return ("union", (group(-hi, -lo, hi_open, lo_open), group(lo, hi, lo_open, hi_open)))
 

@@ -209,6 +209,10 @@ def _text_arg(command: str, content: str) -> list[Tok]:
     words = re.findall(r"[A-Za-z]+", content)
     if content.lower() in PERCENT_WORDS:
         return [Tok("op", "%")]
+    if re.search(r"\d", content):  # \text{28 percent}: math written inside text (no braces, so this is bounded)
+        inner = tokenize(content)[:-1]
+        if all(t.kind in ("num", "unit", "op") for t in inner):
+            return inner
     if words and all(w in UNITS or w == "per" for w in words) and re.fullmatch(r"[A-Za-z\s/^0-9.]+", content):
         return [Tok("unit", content)]
     if content.lower() in (",", *SEPARATORS):
