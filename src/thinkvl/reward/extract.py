@@ -113,9 +113,10 @@ def extract_lenient(response: str, *, thinking: bool = True) -> Extraction:
 REFUSAL = re.compile(
     r"can\s*not be (?:answered|determined)|can'?t be (?:answered|determined)|cannot (?:answer|determine|tell|be sure)"
     r"|can'?t (?:answer|determine|tell|help|process)|unable to (?:answer|determine|tell)|not enough information"
-    r"|(?:does not|doesn't|do not|don't) (?:provide|give|contain|have) (?:enough|sufficient)"
-    r"|insufficient information|impossible to (?:answer|determine|tell)|(?:i am|i'm) (?:sorry|not able)"
-    r"|\bsorry\b|none of the (?:options|choices|above|answers)",
+    r"|(?:does not|doesn't|do not|don't) (?:provide|give|contain|have|show) (?:enough|sufficient) "
+    r"(?:information|detail|data|context)"
+    r"|insufficient information|impossible to (?:answer|determine|tell)|(?:i am|i'm) not able"
+    r"|sorry,? (?:but )?i (?:can'?t|cannot|am unable|am not able)|none of the (?:options|choices|above|answers)",
     re.IGNORECASE,
 )
 CONCLUDES = re.compile(

@@ -10,8 +10,8 @@ them from there; without any options a letter is checked as a letter.
 
 With ``lenient`` (evaluation of other models) the letter is searched for in free text: the last "Answer: X" /
 "the answer is (X)", else in the concluding sentence a "(X)", "option X" or exactly one option's text (whole
-words). A refusal ("cannot be determined", "not enough information") after the last marked letter, or a text
-that names no option, is never credited.
+words; a one-word option must open the sentence). A refusal ("cannot be determined", "not enough information")
+without a marked letter, or a text that names no option, is never credited.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thinkvl.data.record import CHOICE_LETTERS, choice_letter
+from thinkvl.reward.extract import CONCLUDES, REFUSAL, conclusion
 from thinkvl.reward.mathexpr import math_equal
 from thinkvl.reward.registry import Verifier, register
 from thinkvl.reward.text import normalize_answer, unwrap
@@ -43,20 +44,6 @@ _CONCLUSION_LETTER = (
 )
 # A text that starts with its letter: "B", "(B)", "B. 4.98 kJ", "A (since it fits best)" (not "A triangle…").
 _LEADING_LETTER = re.compile(r"\s*[(\[]?\s*\**([A-J])\**\s*(?:[)\].:,]+(?:\s|$)|\s*\(|$)")
-_CONCLUDES = re.compile(
-    r"\b(?:therefore|thus|hence|so|in conclusion|consequently|the (?:correct |best |final )?(?:answer|option|choice)"
-    r"|final answer)\b",
-    re.IGNORECASE,
-)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-REFUSAL = re.compile(
-    r"can\s*not be (?:answered|determined)|can'?t be (?:answered|determined)|cannot (?:answer|determine|tell|be sure)"
-    r"|can'?t (?:answer|determine|tell|help)|unable to (?:answer|determine|tell)|not enough information"
-    r"|(?:does not|doesn't|do not|don't) (?:provide|give|contain|have) (?:enough|sufficient)"
-    r"|insufficient information|impossible to (?:answer|determine|tell)|(?:i am|i'm) (?:sorry|not able)"
-    r"|\bsorry\b|none of the (?:options|choices|above|answers)",
-    re.IGNORECASE,
-)
 _OPTION_MARK = re.compile(r"(?:^|(?<=\s))(?:\(([A-J])\)|([A-J])[.:)])\s+", re.MULTILINE)
 _DUPLICATES = "the text matches several options with the same text"
 
@@ -144,48 +131,43 @@ class ChoiceVerifier(Verifier):
     def search(self, text: str, choices: list[str] | None) -> tuple[set[str], str]:
         """Lenient: the final clearly marked letter in free text, else the one option the conclusion names.
 
-        A refusal after the last marked letter, or a text naming no option, gives nothing.
+        Without a marked letter, a refusal anywhere, or a text naming no option, gives nothing.
         """
         valid = CHOICE_LETTERS[: len(choices)] if choices is not None else CHOICE_LETTERS
-        refusals = [m.start() for m in REFUSAL.finditer(text)]
-        last_refusal = refusals[-1] if refusals else -1
+        refusals = REFUSAL.search(text)
         marked = [(m.start(), m.group(1).upper()) for m in _ANSWER_LETTER.finditer(text) if m.group(1) in valid]
-        if marked:
-            start, letter = max(marked)
-            return ({letter}, "lenient answer letter") if start > last_refusal else (set(), "refused to answer")
-        if last_refusal >= 0:
+        if marked:  # an explicit "the answer is (B)" is an answer, even when the text hedges around it
+            return {max(marked)[1]}, "lenient answer letter"
+        if refusals:
             return set(), "refused to answer"
         lead = _LEADING_LETTER.match(text)
         if lead:
             letter = lead.group(1)
             return ({letter}, "lenient leading letter") if letter in valid else (set(), f"{letter} is not an option")
-        conclusion = _conclusion(text)
+        last = conclusion(text)
         for pattern in _CONCLUSION_LETTER:
-            found = [m.group(1).upper() for m in pattern.finditer(conclusion) if m.group(1).upper() in valid]
+            found = [m.group(1).upper() for m in pattern.finditer(last) if m.group(1).upper() in valid]
             if found:
                 return {found[-1]}, "lenient letter in the conclusion"
         if choices is None:
             return set(), "no option letter found"
-        low = conclusion.lower()
-        mentioned = {
-            CHOICE_LETTERS[k]
-            for k, c in enumerate(choices)
-            if c.strip() and re.search(r"(?<!\w)" + re.escape(c.strip().lower()) + r"(?!\w)", low)
-        }
+        mentioned = {CHOICE_LETTERS[k] for k, c in enumerate(choices) if _states(last, c)}
         if len(mentioned) == 1:
             return mentioned, "lenient option text in the conclusion"
         return set(), "several options in the conclusion" if mentioned else "no option found"
 
 
-
-
-def _conclusion(text: str) -> str:
-    """The sentence that states the result: the last one with "therefore"/"so"/"the answer"…, else the last."""
-    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s.strip()]
-    if not sentences:
-        return ""
-    concluding = [s for s in sentences if _CONCLUDES.search(s)]
-    return concluding[-1] if concluding else sentences[-1]
+def _states(sentence: str, option: str) -> bool:
+    """Whether a concluding sentence states this option's text. A one-word option ("No", "decrease") must open the
+    sentence as its answer ("No, the car is larger."); longer or numeric ones may stand anywhere as whole words."""
+    option = option.strip()
+    if not option:
+        return False
+    if re.fullmatch(r"[^\W\d_]+", option):
+        opener = CONCLUDES.sub("", sentence, count=1) if CONCLUDES.match(sentence) else sentence
+        pattern = r"[\s,*]*(?:(?:definitely|clearly|certainly|simply)\s+)?" + re.escape(option) + r"\**\s*(?:[,.;:!]|$)"
+        return re.match(pattern, opener, re.IGNORECASE) is not None
+    return re.search(r"(?<!\w)" + re.escape(option) + r"(?!\w)", sentence, re.IGNORECASE) is not None
 
 
 def options_from_question(question: str) -> list[str] | None:
