@@ -16,8 +16,8 @@ sampled at, so every frame's true time index is known. Validation errors name th
 from __future__ import annotations
 
 import math
-import re
 import numbers
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -201,7 +201,7 @@ def answer_problem(domain: str, answer: Any, meta: dict[str, Any]) -> str | None
         return "empty answer"
     if domain == "counting":
         if count_value(answer) is None:
-            return f"a count must be a non-negative integer (a number or digits such as \"7\"), got {answer!r}"
+            return f'a count must be a non-negative integer (a number or digits such as "7"), got {answer!r}'
     elif domain == "grounding":
         boxes = answer if answer and isinstance(answer[0], list) else [answer]
         if not all(_is_box(b) for b in boxes):

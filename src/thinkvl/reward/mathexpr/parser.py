@@ -4,7 +4,8 @@ Nodes: ``("num", "2.5")``, ``("sym", "x")``, ``("const", "pi"|"e"|"i"|"oo"|"empt
 ``("neg", a)``, ``("pm", a, b)`` (a ± b), ``("mul", (a, b))``, ``("div", a, b)``, ``("pow", a, b)``,
 ``("fact", a)``, ``("pct", a)``, ``("func", name, arg, base)``, ``("sqrt", a, n)``, ``("binom", n, k)``,
 ``("abs", a)``; structures ``("group", open, close, items)`` (tuples, intervals), ``("set", items)``,
-``("list", items)`` (a bare comma list), ``("ratio", items)`` (``a:b``), ``("rel", items, ops)``, ``("union", items)``, ``("matrix", rows)``.
+``("list", items)`` (a bare comma list), ``("ratio", items)`` (``a:b``), ``("rel", items, ops)``,
+``("union", items)``, ``("matrix", rows)``.
 Nesting depth is bounded, so deeply nested input is rejected instead of exhausting the stack.
 """
 

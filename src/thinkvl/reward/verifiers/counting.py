@@ -29,7 +29,7 @@ class CountingVerifier(Verifier):
 
     def answer_problem(self, answer: Any, meta: dict[str, Any]) -> str | None:
         if count_value(answer) is None:
-            return f"a count is a non-negative integer (a number or digits such as \"7\"), got {answer!r}"
+            return f'a count is a non-negative integer (a number or digits such as "7"), got {answer!r}'
         return None
 
     def verify(self, pred: str, answer: Any, meta: dict[str, Any], *, lenient: bool = False) -> Check:
