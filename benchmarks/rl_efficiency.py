@@ -38,7 +38,7 @@ from thinkvl.rl.trainer import RLCSTrainer, load_grades
 def heldout_accuracy(bundle, heldout, reward, budget: int) -> dict[str, float]:
     """Greedy held-out accuracy: ``"all"`` and one entry per domain."""
     bundle.model.eval()
-    generate = make_generate(TransformersEngine(bundle, batch_size=64), default_budget=budget)
+    generate = make_generate(TransformersEngine(bundle, batch_size=64))
     texts = generate(heldout.records, heldout.root, budget)
     verdicts = reward.score_batch(texts, heldout.records)
     one_each = {record.id: [verdict] for record, verdict in zip(heldout.records, verdicts)}

@@ -79,7 +79,7 @@ def evaluate(model_dir: Path, data: Path, out: Path, thinking_budget: int = 64) 
     dataset = load_records(data)
     bundle = load_bundle(model_dir)
     bundle.model.eval()
-    generate = make_generate(TransformersEngine(bundle, batch_size=64), default_budget=thinking_budget)
+    generate = make_generate(TransformersEngine(bundle, batch_size=64))
     out.mkdir(parents=True, exist_ok=True)
     loaded = LoadedBenchmark(bench=BENCHMARKS["synth"], records=dataset.records, root=dataset.root)
     with RewardSystem() as scorer:

@@ -2,13 +2,15 @@
 ``list`` (the benchmark table).
 
 The model side is pluggable: `add_commands` takes a ``generate_factory(args) -> generate`` that builds the
-generation callable from ``--model`` (the CLI passes the engine's). ``--responses FILE`` evaluates responses saved
-earlier instead (JSONL of ``{"id", "response"}``), e.g. another model's outputs scored with ``--lenient``.
+generation callable from ``--model`` (the CLI passes the engine's). ``--endpoint URL --served-model NAME`` evaluates
+a model served behind an OpenAI-compatible API instead (`thinkvl.eval.endpoint`). ``--responses FILE`` evaluates
+responses saved earlier (JSONL of ``{"id", "response"}``), e.g. another model's outputs scored with ``--lenient``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -19,7 +21,7 @@ from thinkvl.config import load_yaml
 from thinkvl.data.record import Record
 from thinkvl.eval.compare import compare_runs
 from thinkvl.eval.registry import BENCHMARK_LIST, BenchmarkError
-from thinkvl.eval.runner import EvalConfig, EvalError, Generate, run_eval
+from thinkvl.eval.runner import EvalConfig, EvalError, Generate, StreamingModel, run_eval
 
 GenerateFactory = Callable[[argparse.Namespace], Generate]
 
@@ -69,6 +71,10 @@ def _config(args: argparse.Namespace) -> EvalConfig:
         "on_missing": args.on_missing,
         "download": True if args.download else None,
         "reward_config": args.reward_config,
+        "endpoint": args.endpoint,
+        "served_model": args.served_model,
+        "api_key_env": args.api_key_env,
+        "concurrency": args.concurrency,
     }
     if args.config:
         return load_yaml(EvalConfig, args.config, **overrides)
@@ -79,13 +85,28 @@ def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argp
     def handle(args: argparse.Namespace) -> int:
         try:
             config = _config(args)
+            sources = [bool(args.responses), bool(args.model), config.endpoint is not None]
+            if sum(sources) > 1:
+                print("error: give one of --model, --endpoint and --responses", file=sys.stderr)
+                return 2
+            generate: Generate | StreamingModel
+            info: dict[str, Any] | None = None
             if args.responses:
                 generate = replay_generate(args.responses)
+            elif config.endpoint is not None:
+                from thinkvl.eval.endpoint import EndpointModel
+
+                endpoint = EndpointModel.from_config(config)
+                for budget in config.thinking_budgets:
+                    endpoint.check([], budget)  # a budget the server can't enforce fails before loading anything
+                generate, info = endpoint, endpoint.describe()
             elif generate_factory is not None and args.model:
                 generate = generate_factory(args)
             else:
                 print(
-                    "error: give --model DIR (with a generation engine wired in) or --responses FILE", file=sys.stderr
+                    "error: give --model DIR (with a generation engine wired in), --endpoint URL --served-model NAME, "
+                    "or --responses FILE",
+                    file=sys.stderr,
                 )
                 return 2
             results = run_eval(
@@ -103,15 +124,32 @@ def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argp
                 loader_options=config.loader_options,
                 scoring_workers=config.scoring_workers,
                 progress=not args.quiet,
+                model_info=info,
             )
         except (BenchmarkError, EvalError, FileNotFoundError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
         print((Path(args.out) / "results.md").read_text(encoding="utf-8"))
         print(f"{len(results['benchmarks'])} benchmark(s); results in {args.out}")
+        failed = _failures(results)
+        if failed:
+            print(
+                f"warning: {failed} item(s) got no response (reasons in predictions/*.jsonl, 'error'); they are left "
+                "out of the scores. Run the same command again to retry them.",
+                file=sys.stderr,
+            )
+            return 1
         return 0
 
     return handle
+
+
+def _failures(results: dict[str, Any]) -> int:
+    return sum(
+        b.get("extra", {}).get("errors", 0)
+        for entry in results["benchmarks"].values()
+        for b in entry.get("budgets", {}).values()
+    )
 
 
 def handle_compare(args: argparse.Namespace) -> int:
@@ -139,6 +177,11 @@ def add_commands(subparsers: Any, generate_factory: GenerateFactory | None = Non
     run = subparsers.add_parser("run", help="evaluate a model (or saved responses) on benchmarks")
     run.add_argument("--model", help="model directory (needs a generation engine wired into the CLI)")
     run.add_argument("--responses", help="JSONL of saved {id, response} to score instead of generating")
+    help_of = {f.name: f.metadata["help"] for f in dataclasses.fields(EvalConfig)}
+    run.add_argument("--endpoint", help=help_of["endpoint"])
+    run.add_argument("--served-model", help=help_of["served_model"])
+    run.add_argument("--api-key-env", help=help_of["api_key_env"])
+    run.add_argument("--concurrency", type=int, help=help_of["concurrency"])
     run.add_argument("--tasks", nargs="+", help="benchmarks, groups, 'all' or 'offline' (see `thinkvl eval list`)")
     run.add_argument("--data-dir", help="directory with one folder per benchmark")
     run.add_argument("--out", required=True, help="run directory (re-run with the same one to resume)")
