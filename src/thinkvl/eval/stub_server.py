@@ -31,6 +31,7 @@ class Seen:
     path: str
     body: dict[str, Any]
     start: float
+    headers: dict[str, str] = field(default_factory=dict)
     end: float = 0.0
     status: int = 0
 
@@ -71,8 +72,8 @@ class StubServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def _serve(self, path: str, body: dict[str, Any]) -> tuple[Reply, Seen]:
-        seen = Seen(path, body, time.monotonic())
+    def _serve(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[Reply, Seen]:
+        seen = Seen(path, body, time.monotonic(), headers)
         with self._lock:
             self.requests.append(seen)
             self.in_flight += 1
@@ -102,7 +103,7 @@ def _handler(stub: StubServer) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 self._send(Reply(400, {"error": {"message": "body is not JSON"}}), None)
                 return
-            reply, seen = stub._serve(self.path, body)
+            reply, seen = stub._serve(self.path, body, {k.lower(): v for k, v in self.headers.items()})
             self._send(reply, seen)
 
         def _send(self, reply: Reply, seen: Seen | None) -> None:
