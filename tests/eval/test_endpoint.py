@@ -191,9 +191,11 @@ def test_429_and_5xx_are_retried_and_a_bad_request_is_not(tmp_path):
     assert got["item-001"].text == ANSWER and got["item-001"].info["attempts"] == 2
     assert got["item-002"].text is None and got["item-002"].error.startswith("HTTP 503")
     assert "gave up after 3 tries" in got["item-002"].error and tries["002"] == 3
-    assert got["item-003"].text is None and "HTTP 400" in got["item-003"].error and "image too large" in got[
-        "item-003"
-    ].error
+    assert (
+        got["item-003"].text is None
+        and "HTTP 400" in got["item-003"].error
+        and "image too large" in got["item-003"].error
+    )
     assert tries["003"] == 1  # a bad request stays bad: not retried
     assert got["item-004"].text is None and "not JSON" in got["item-004"].error
     assert got["item-005"].text == ANSWER and got["item-005"].info["attempts"] == 1
