@@ -228,7 +228,7 @@ def test_requests_overlap_up_to_the_concurrency_and_no_further(tmp_path):
         texts = _model(server, concurrency=8)(records, tmp_path, None)
         elapsed = time.monotonic() - start
     assert texts == [ANSWER] * 24 and server.max_in_flight == 8
-    assert elapsed < 24 * 0.2 / 3  # sequential would take 4.8 s; 8 at a time, 3 rounds ≈ 0.6 s
+    assert elapsed < 24 * 0.2 / 2  # sequential would take 4.8 s; 8 at a time, 3 rounds ≈ 0.6 s
     with StubServer(lambda path, body: chat_reply(ANSWER), latency=0.05) as server:
         _model(server, concurrency=1)(records[:6], tmp_path, None)
     assert server.max_in_flight == 1
@@ -241,7 +241,9 @@ def mathvista_data(data_dir, kit):
     return data_dir
 
 
-def test_failed_items_are_error_rows_left_out_of_the_score_and_retried_on_resume(mathvista_data, tmp_path, kit):
+def test_failed_items_are_error_rows_left_out_of_the_score_and_retried_on_resume(
+    mathvista_data, tmp_path, kit, reward_config
+):
     from thinkvl.eval.loaders import load_benchmark
 
     records = load_benchmark(get_benchmark("mathvista"), mathvista_data, tmp_path / "m").records
@@ -258,7 +260,7 @@ def test_failed_items_are_error_rows_left_out_of_the_score_and_retried_on_resume
         return Reply(502, {"error": "bad gateway"}) if record.id in broken else model_reply(body)
 
     out = tmp_path / "run"
-    common = {"data_dir": mathvista_data, "progress": False}
+    common = {"data_dir": mathvista_data, "reward_config": reward_config, "progress": False}
     with StubServer(reply) as server:
         results = run_eval(["mathvista"], _model(server, max_attempts=2), out, **common)
     result = results["benchmarks"]["mathvista"]["budgets"]["none"]
