@@ -276,3 +276,25 @@ def test_failed_items_are_error_rows_left_out_of_the_score_and_retried_on_resume
     assert sent == ["mathvista-2"]  # only the failed item is sent again
     result = results["benchmarks"]["mathvista"]["budgets"]["none"]
     assert result["n"] == 3 and result["value"] == 100.0 and "errors" not in result["extra"]
+
+
+# ------------------------------------------------------------------ before anything is sent
+def test_preflight_names_an_unreachable_server_a_refused_key_and_a_wrong_model(tmp_path):
+    with StubServer(lambda path, body: chat_reply(ANSWER), models=["glm41v"]) as server:
+        EndpointModel(server.url, "glm41v").preflight()  # served: fine
+        with pytest.raises(EvalError, match=r"serves glm41v, not 'qwen'"):
+            EndpointModel(server.url, "qwen").preflight()
+    with StubServer(lambda path, body: chat_reply(ANSWER)) as server:
+        EndpointModel(server.url, "anything").preflight()  # no /models route: taken on trust
+        url = server.url
+    with pytest.raises(EvalError, match="can't reach the server"):
+        EndpointModel(url, "m").preflight()  # the server is gone
+
+
+def test_cli_endpoint_errors_are_one_line(tmp_path, capsys):
+    from thinkvl.cli import main
+
+    assert main(["eval", "--endpoint", "localhost:8000", "--served-model", "m", "--out", str(tmp_path)]) == 2
+    assert "endpoint must be an http(s) URL" in capsys.readouterr().err
+    assert main(["eval", "--endpoint", "http://localhost:8000/v1", "--out", str(tmp_path)]) == 2
+    assert "needs served_model" in capsys.readouterr().err

@@ -99,6 +99,7 @@ def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argp
                 endpoint = EndpointModel.from_config(config)
                 for budget in config.thinking_budgets:
                     endpoint.check([], budget)  # a budget the server can't enforce fails before loading anything
+                endpoint.preflight()
                 generate, info = endpoint, endpoint.describe()
             elif generate_factory is not None and args.model:
                 generate = generate_factory(args)

@@ -171,6 +171,26 @@ class EndpointModel:
         """What was evaluated, for run.json (never the key)."""
         return {"endpoint": self.url, "served_model": self.model, **self.sampling, "budget_via": self.budget_via}
 
+    def preflight(self) -> None:
+        """Fail in one line, before any item is sent, on a server that can't be reached, refuses the key, or
+        doesn't serve this model (``GET /models``; a server without that route is taken on trust)."""
+        import httpx2
+
+        try:
+            response = httpx2.get(self.url + "/models", headers=self.headers, timeout=min(self.timeout, 30.0))
+        except httpx2.HTTPError as err:
+            raise EvalError(f"can't reach the server at {self.url}: {type(err).__name__}: {err}") from None
+        if response.status_code in (401, 403):
+            raise EvalError(f"{self.url} refused the request (HTTP {response.status_code}): check api_key_env")
+        if response.status_code != 200:
+            return
+        try:
+            served = [m["id"] for m in response.json()["data"]]
+        except (ValueError, KeyError, TypeError):
+            return
+        if served and self.model not in served:
+            raise EvalError(f"{self.url} serves {', '.join(served)}, not {self.model!r} (served_model)")
+
     def check(self, records: list[Record], budget: int | None) -> None:
         """Refuse, before anything is sent, a budget this server can't enforce."""
         if budget is None:

@@ -50,8 +50,14 @@ def completion_reply(text: str, finish_reason: str = "stop", *, delay: float = 0
 class StubServer:
     """``with StubServer(reply) as server: ... server.url ...`` — a server on a free port, stopped on exit."""
 
-    def __init__(self, reply: Callable[[str, dict[str, Any]], Reply], *, latency: float = 0.0):
-        self.reply, self.latency = reply, latency
+    def __init__(
+        self,
+        reply: Callable[[str, dict[str, Any]], Reply],
+        *,
+        latency: float = 0.0,
+        models: list[str] | None = None,
+    ):
+        self.reply, self.latency, self.models = reply, latency, models  # models: GET /v1/models (None: 404)
         self.requests: list[Seen] = []
         self.in_flight = self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -108,6 +114,12 @@ def _handler(stub: StubServer) -> type[BaseHTTPRequestHandler]:
                 return
             reply, seen = stub._serve(self.path, body, {k.lower(): v for k, v in self.headers.items()})
             self._send(reply, seen)
+
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path.rstrip("/") == "/v1/models" and stub.models is not None:
+                self._send(Reply(body={"object": "list", "data": [{"id": m} for m in stub.models]}), None)
+            else:
+                self._send(Reply(404, {"error": {"message": f"no route {self.path}"}}), None)
 
         def _send(self, reply: Reply, seen: Seen | None) -> None:
             payload = reply.body if isinstance(reply.body, str) else json.dumps(reply.body or {})
