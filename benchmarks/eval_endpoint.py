@@ -2,9 +2,10 @@
 
     python benchmarks/eval_endpoint.py [--items 256] [--latency 0.05] [--concurrency 1 8 32]
 
-The server is `thinkvl.eval.stub_server` on 127.0.0.1, answering every request after ``--latency`` seconds (a
-stand-in for generation time; a real server's latency also grows with its load, which the stub's doesn't). Each
-item is a record with one 64x64 PNG, sent as a data URL. Two paths are timed at each concurrency:
+The server is `thinkvl.eval.stub_server` on 127.0.0.1, in its own process (so its threads don't share this
+process's GIL), answering every request after ``--latency`` seconds (a stand-in for generation time; a real
+server's latency also grows with its load, which the stub's doesn't). Each item is a record with one 64x64 PNG,
+sent as a data URL. Two paths are timed at each concurrency:
 
 - ``client``: `EndpointModel` alone (requests, retries machinery, reply parsing);
 - ``run``: the runner's whole path, `run_benchmark` with streaming: request → score through `thinkvl.reward` →
@@ -20,9 +21,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import multiprocessing as mp
 import tempfile
 import time
 import urllib.request
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from PIL import Image
@@ -32,10 +35,25 @@ from thinkvl.eval.endpoint import EndpointModel, chat_messages
 from thinkvl.eval.loaders import LoadedBenchmark
 from thinkvl.eval.registry import BENCHMARKS
 from thinkvl.eval.runner import run_benchmark
-from thinkvl.eval.stub_server import StubServer, chat_reply
+from thinkvl.eval.stub_server import Reply, StubServer, chat_reply
 from thinkvl.reward import RewardConfig, RewardSystem
 
 ANSWER = "<think>Two and two make four.</think><answer>It is <|begin_of_box|>4<|end_of_box|></answer>"
+
+
+def _answer(path: str, body: dict) -> Reply:
+    return chat_reply(ANSWER)
+
+
+def serve(latency: float, conn: Connection) -> None:
+    """The stub in a child process: sends its URL, then answers "peak" (the peak in flight since the last ask)
+    until "stop"."""
+    with StubServer(_answer, latency=latency) as server:
+        conn.send(server.url)
+        while (command := conn.recv()) != "stop":
+            assert command == "peak"
+            conn.send(server.max_in_flight)
+            server.max_in_flight = 0
 
 
 def make_records(root: Path, n: int) -> list[Record]:
@@ -59,12 +77,13 @@ def urllib_loop(url: str, records: list[Record], root: Path) -> float:
     return len(records) / (time.perf_counter() - start)
 
 
-def client_rate(url: str, records: list[Record], root: Path, concurrency: int) -> float:
+def client_rate(url: str, records: list[Record], root: Path, concurrency: int) -> tuple[float, float]:
+    """(items/s, this process's CPU milliseconds per item)."""
     model = EndpointModel(url, "m", concurrency=concurrency)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     texts = model(records, root, None)
     assert texts == [ANSWER] * len(records)
-    return len(records) / (time.perf_counter() - start)
+    return len(records) / (time.perf_counter() - start), 1000 * (time.process_time() - cpu) / len(records)
 
 
 def run_rate(url: str, records: list[Record], root: Path, concurrency: int, scorer: RewardSystem) -> float:
@@ -88,35 +107,42 @@ def main() -> None:
 
     config = RewardConfig.from_yaml()
     config.limits.isolation = "none"  # score in-process: the run path's cost is then all on this process
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        StubServer(lambda p, b: chat_reply(ANSWER), latency=args.latency) as server,
-    ):
-        root = Path(tmp)
-        records = make_records(root, args.items)
-        base = min(32, args.items)
-        plain = urllib_loop(server.url, records[:base], root)
-        print(
-            f"{args.items} items, {args.latency * 1000:.0f} ms per request; plain urllib loop: {plain:.1f} items/s "
-            f"(ideal {1 / args.latency:.1f})"
-        )
-        print(
-            "| concurrency | ideal items/s | client items/s | vs sequential | run items/s | vs sequential | "
-            "server peak in flight |"
-        )
-        print("|---|---|---|---|---|---|---|")
-        seq: dict[str, float] = {}
-        with RewardSystem(config) as scorer:
-            for c in args.concurrency:
-                server.max_in_flight = 0
-                client = client_rate(server.url, records, root, c)
-                run = run_rate(server.url, records, root, c, scorer)
-                seq.setdefault("client", client)
-                seq.setdefault("run", run)
-                print(
-                    f"| {c} | {min(c, args.items) / args.latency:.1f} | {client:.1f} | {client / seq['client']:.2f}x "
-                    f"| {run:.1f} | {run / seq['run']:.2f}x | {server.max_in_flight} |"
-                )
+    conn, child_conn = mp.Pipe()
+    server = mp.get_context("spawn").Process(target=serve, args=(args.latency, child_conn), daemon=True)
+    server.start()
+    try:
+        url = conn.recv()
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            records = make_records(root, args.items)
+            plain = urllib_loop(url, records[: min(32, args.items)], root)
+            print(
+                f"{args.items} items, {args.latency * 1000:.0f} ms per request; plain urllib loop: {plain:.1f} "
+                f"items/s (ideal {1 / args.latency:.1f})"
+            )
+            print(
+                "| concurrency | ideal items/s | client items/s | vs sequential | client CPU ms/item | run items/s | "
+                "vs sequential | server peak in flight |"
+            )
+            print("|---|---|---|---|---|---|---|---|")
+            seq: dict[str, float] = {}
+            with RewardSystem(config) as scorer:
+                for c in args.concurrency:
+                    conn.send("peak")
+                    conn.recv()  # reset the peak
+                    client, cpu_ms = client_rate(url, records, root, c)
+                    run = run_rate(url, records, root, c, scorer)
+                    conn.send("peak")
+                    peak = conn.recv()
+                    seq.setdefault("client", client)
+                    seq.setdefault("run", run)
+                    print(
+                        f"| {c} | {min(c, args.items) / args.latency:.1f} | {client:.1f} | "
+                        f"{client / seq['client']:.2f}x | {cpu_ms:.1f} | {run:.1f} | {run / seq['run']:.2f}x | {peak} |"
+                    )
+    finally:
+        conn.send("stop")
+        server.join(timeout=10)
     print("(vs sequential: against the first concurrency listed, 1 by default)")
 
 
