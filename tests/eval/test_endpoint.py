@@ -298,3 +298,13 @@ def test_cli_endpoint_errors_are_one_line(tmp_path, capsys):
     assert "endpoint must be an http(s) URL" in capsys.readouterr().err
     assert main(["eval", "--endpoint", "http://localhost:8000/v1", "--out", str(tmp_path)]) == 2
     assert "needs served_model" in capsys.readouterr().err
+
+
+def test_a_consumer_that_stops_early_cancels_what_is_in_flight(tmp_path):
+    with StubServer(lambda path, body: chat_reply(ANSWER), latency=0.2) as server:
+        stream = _model(server, concurrency=2).stream(_text_records(20), tmp_path, None)
+        first = next(stream)
+        stream.close()  # e.g. Ctrl-C while scoring: the background loop is cancelled
+        sent = len(server.requests)
+        time.sleep(0.6)
+        assert len(server.requests) == sent <= 4 and len(first) >= 1

@@ -139,6 +139,10 @@ class EvalConfig:
             raise ValueError("concurrency, max_attempts and answer_budget must be >= 1")
         if self.request_timeout <= 0:
             raise ValueError("request_timeout must be > 0 seconds")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"temperature must be >= 0 and top_p in (0, 1], got {self.temperature}, {self.top_p}")
+        if not isinstance(self.request_extra, dict):
+            raise ValueError(f"request_extra must be a mapping of request fields, got {self.request_extra!r}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ValueError("max_tokens must be >= 1 (or null for no cap)")
         if self.force_marker not in ("think_close", "end_of_solution"):
