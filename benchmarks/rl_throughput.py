@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -223,13 +224,13 @@ def build_trl(args: argparse.Namespace, model_dir: Path, rows: list[dict], out: 
         dataloader_num_workers=0,
         seed=args.seed,
     )
-    step_ends: list[float] = []
+    step_ends: list[tuple[float, float]] = []  # (wall, CPU) clock at each step's end
     clock = PhaseClock()
     snaps: list[dict[str, float]] = []
 
     class StepTimer(TrainerCallback):
         def on_step_end(self, *_: Any, **__: Any) -> None:
-            step_ends.append(time.perf_counter())
+            step_ends.append((time.perf_counter(), time.process_time()))
             snaps.append(clock.snapshot())
 
     log: list[tuple[int, float]] = []
@@ -259,25 +260,24 @@ def timed_ours(trainer: RLCSTrainer) -> PhaseClock:
     return clock
 
 
-def run_ours(
-    trainer: RLCSTrainer, engine: CountingEngine, clock: PhaseClock, steps: int
-) -> tuple[list[float], list[int], list[float], list[dict[str, float]]]:
+def run_ours(trainer: RLCSTrainer, engine: CountingEngine, clock: PhaseClock, steps: int) -> tuple[list, ...]:
+    """Per timed step: wall seconds, completion tokens, mean reward, phase split, CPU seconds."""
     trainer.step()  # warm-up, untimed (as TRL's first step of a round)
-    times, tokens, rewards, snaps = [], [], [], [clock.snapshot()]
+    times, tokens, rewards, snaps, cpu = [], [], [], [clock.snapshot()], []
     for _ in range(steps):
         before = engine.tokens
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         metrics = trainer.step()
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
         snaps.append(clock.snapshot())
         tokens.append(engine.tokens - before)
         rewards.append(metrics["rewards/mean"])
-    return times, tokens, rewards, phase_split(snaps, times)
+    return times, tokens, rewards, phase_split(snaps, times), cpu
 
 
-def run_trl(
-    trainer: Any, timing: tuple[list[float], list[dict[str, float]]], log: list[tuple[int, float]], steps: int
-) -> tuple[list[float], list[int], list[float], list[dict[str, float]]]:
+def run_trl(trainer: Any, timing: tuple[list, list], log: list[tuple[int, float]], steps: int) -> tuple[list, ...]:
+    """As `run_ours`, for TRL's trainer (one `train()` of ``steps`` + 1 steps)."""
     step_ends, snaps = timing
     step_ends.clear()
     snaps.clear()
@@ -285,8 +285,10 @@ def run_trl(
     trainer.train()
     if len(step_ends) != steps + 1 or len(log) != steps + 1:
         raise RuntimeError(f"TRL ran {len(step_ends)} steps and {len(log)} generations, expected {steps + 1}")
-    times = [b - a for a, b in zip(step_ends, step_ends[1:])]
-    return times, [n for n, _ in log[1:]], [r for _, r in log[1:]], phase_split(snaps, times, rest="update")
+    times = [b[0] - a[0] for a, b in zip(step_ends, step_ends[1:])]
+    cpu = [b[1] - a[1] for a, b in zip(step_ends, step_ends[1:])]
+    phases = phase_split(snaps, times, rest="update")
+    return times, [n for n, _ in log[1:]], [r for _, r in log[1:]], phases, cpu
 
 
 def _split(phases: list[dict[str, float]]) -> str:
@@ -358,7 +360,8 @@ def main() -> None:
         same, total = reward_parity(dataset.records, rows, bundle.tokenizer)
 
         print(
-            f"torch {torch.__version__}, TRL {trl_version}, {args.threads} threads; model "
+            f"torch {torch.__version__}, TRL {trl_version}, {args.threads} threads, load average "
+            f"{os.getloadavg()[0]:.1f}; model "
             f"{args.model or 'fresh tiny glm4v'} ({bundle.num_parameters:,} params); {len(dataset.records)} image "
             f"records ({', '.join(IMAGE_DOMAINS)}; levels 0-1)"
         )
@@ -381,20 +384,22 @@ def main() -> None:
             "tokens kept (TRL strips them); TRL's processor set to left padding"
         )
 
-        results: dict[str, dict[str, list]] = {side: {"t": [], "n": [], "r": [], "p": []} for side in ("ours", "trl")}
+        results: dict[str, dict[str, list]] = {side: {k: [] for k in "tnrpc"} for side in ("ours", "trl")}
         round_tps: dict[str, list[float]] = {"ours": [], "trl": []}
         for r in range(args.rounds):
             for side in ("ours", "trl") if r % 2 == 0 else ("trl", "ours"):
                 if side == "ours":
-                    times, tokens, rewards, phases = run_ours(ours, engine, ours_clock, args.steps)
+                    measured = run_ours(ours, engine, ours_clock, args.steps)
                 else:
-                    times, tokens, rewards, phases = run_trl(trl_trainer, trl_timing, trl_log, args.steps)
-                for key, values in zip("tnrp", (times, tokens, rewards, phases)):
+                    measured = run_trl(trl_trainer, trl_timing, trl_log, args.steps)
+                for key, values in zip("tnrpc", measured):
                     results[side][key] += values
+                times, tokens, _, phases, _ = measured
                 round_tps[side].append(sum(tokens) / sum(times))
                 print(
                     f"round {r + 1} {side:>4}: {round_tps[side][-1]:7,.0f} completion tokens/s "
-                    f"({sum(tokens)} tokens in {sum(times):.1f} s over {len(times)} steps; {_split(phases)})",
+                    f"({sum(tokens)} tokens in {sum(times):.1f} s, {sum(measured[4]):.1f} CPU s, over {len(times)} "
+                    f"steps; {_split(phases)})",
                     flush=True,
                 )
 
@@ -412,6 +417,12 @@ def main() -> None:
     print(
         f"ratio ours/TRL: {tps['ours'] / tps['trl']:.2f}x (completion tokens/s, end to end); per round "
         f"{', '.join(f'{x:.2f}' for x in ratios)} (min {min(ratios):.2f}, max {max(ratios):.2f})"
+    )
+    # On a shared machine the wall clock also measures the other jobs; CPU time is what each side itself used.
+    cpu_tps = {side: sum(v["n"]) / sum(v["c"]) for side, v in results.items()}
+    print(
+        f"ratio ours/TRL per CPU second: {cpu_tps['ours'] / cpu_tps['trl']:.2f}x ({cpu_tps['ours']:,.0f} vs "
+        f"{cpu_tps['trl']:,.0f} completion tokens per CPU second); load average {os.getloadavg()[0]:.1f}"
     )
 
 
