@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from transformers import (
     AutoConfig,
     AutoModelForImageTextToText,
@@ -123,15 +124,18 @@ def load_bundle(
         raise FileNotFoundError(f"{directory} is not a model directory (no config.json)")
     where = device if isinstance(device, torch.device) else resolve_device(device)
     processor = AutoProcessor.from_pretrained(directory)
-    if weights:
-        model = AutoModelForImageTextToText.from_pretrained(
-            directory, dtype=dtype, attn_implementation=attn_implementation
-        )
-    else:
-        config = AutoConfig.from_pretrained(directory)
-        model = AutoModelForImageTextToText.from_config(config, attn_implementation=attn_implementation)
-        if (directory / "generation_config.json").is_file():
-            model.generation_config = GenerationConfig.from_pretrained(directory)
-        if isinstance(dtype, torch.dtype):
-            model.to(dtype)
+    try:
+        if weights:
+            model = AutoModelForImageTextToText.from_pretrained(
+                directory, dtype=dtype, attn_implementation=attn_implementation
+            )
+        else:
+            config = AutoConfig.from_pretrained(directory)
+            model = AutoModelForImageTextToText.from_config(config, attn_implementation=attn_implementation)
+            if (directory / "generation_config.json").is_file():
+                model.generation_config = GenerationConfig.from_pretrained(directory)
+            if isinstance(dtype, torch.dtype):
+                model.to(dtype)
+    except SafetensorError as err:  # a copy cut short or overwritten: say so instead of a Rust traceback
+        raise ValueError(f"{directory}: the weights are corrupt or truncated ({err})") from None
     return Bundle(model=model.to(where), processor=processor)

@@ -28,9 +28,9 @@ from thinkvl.model import tokens as T
 from thinkvl.model.bundle import Bundle
 from thinkvl.model.chat import render_prompt
 from thinkvl.model.embed import visual_as_images
-from thinkvl.model.generate import Rollout, RolloutEngine, SamplingParams
+from thinkvl.model.generate import Rollout, RolloutEngine
 from thinkvl.model.processor import encode
-from thinkvl.rl.config import RLConfig
+from thinkvl.rl.config import RLConfig, sampling_params
 from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS, CurriculumSampler, GradeEntry
 from thinkvl.rl.dynamic_sampling import ExpansionController, select_groups
 from thinkvl.rl.loss import group_advantages, policy_loss
@@ -47,17 +47,6 @@ class Group:
     rollouts: list[Rollout]
     rewards: list[float]
     correct: list[bool]
-
-
-def sampling_params(cfg: RLConfig) -> SamplingParams:
-    return SamplingParams(
-        n=cfg.group_size,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        thinking_budget=cfg.thinking_budget,
-        answer_budget=cfg.answer_budget,
-        force_marker=cfg.force_answer_marker,
-    )
 
 
 class RLCSTrainer:
@@ -208,8 +197,13 @@ class RLCSTrainer:
             # DDP syncs in the last pass only; its forward must run inside no_sync for that to hold.
             with model.no_sync() if not sync else nullcontext():
                 with D.autocast(model, self.info.device, cfg.mixed_precision):
+                    # Entropy with gradient only for an entropy bonus; otherwise a metric on a sample of tokens.
                     logp, entropy = token_logprobs(
-                        model, batch, temperature=cfg.temperature, suppressed=self.suppressed, with_entropy=True
+                        model,
+                        batch,
+                        temperature=cfg.temperature,
+                        suppressed=self.suppressed,
+                        entropy="all" if cfg.entropy_coef > 0 else "sample",
                     )
                 if olds is None:
                     old = logp.detach()
@@ -232,7 +226,7 @@ class RLCSTrainer:
                     cfg.loss_averaging,
                     ref_logprobs=ref,
                     kl_coef=cfg.kl_coef,
-                    entropy=entropy if cfg.entropy_coef > 0 else entropy.detach(),
+                    entropy=entropy,
                     entropy_coef=cfg.entropy_coef,
                     rollout_logprobs=batch.rollout_logprobs,
                     tis_cap=cfg.tis_cap,
@@ -267,7 +261,11 @@ class RLCSTrainer:
         batch = policy_batch(samples, [r for _, r, _ in micro], self.bundle.tokenizer.pad_token_id, lens)
         device = self.info.device
         batch.inputs = D.to_device(batch.inputs, device)
-        batch.mask, batch.rollout_logprobs = batch.mask.to(device), batch.rollout_logprobs.to(device)
+        for name in ("predict_at", "targets", "mask", "rollout_logprobs"):
+            setattr(batch, name, getattr(batch, name).to(device))
+        if batch.visual is not None:
+            pixels, grids, order = batch.visual
+            batch.visual = (pixels.to(device), grids.to(device), order)
         return batch
 
     # -- one iteration -----------------------------------------------------------------------------------------
