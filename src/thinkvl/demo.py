@@ -48,6 +48,10 @@ class DemoConfig:
         default=4, metadata={"help": "held-out answers per item sampled at the RL temperature (0: skip)"}
     )
     rl: bool = field(default=True, metadata={"help": "run grade + RLCS after SFT"})
+    device: str = field(
+        default="auto",
+        metadata={"help": "auto: the GPU when there is one (LOCAL_RANK's), else the CPU; or cpu, cuda:N"},
+    )
 
 
 def _stage(name: str, fn, *args: Any, **kwargs: Any) -> Any:
@@ -66,7 +70,9 @@ def majority_baseline(records: list[Any]) -> dict[str, float]:
     return {d: c.most_common(1)[0][1] / sum(c.values()) for d, c in by_domain.items()}
 
 
-def evaluate(model_dir: Path, data: Path, out: Path, thinking_budget: int, answer_budget: int) -> dict[str, Any]:
+def evaluate(
+    model_dir: Path, data: Path, out: Path, thinking_budget: int, answer_budget: int, device: str = "auto"
+) -> dict[str, Any]:
     """Greedy answers on the held-out set, scored by the eval runner: per-domain accuracy and format rate. The
     budgets are the RL config's, so greedy and sampled accuracy and the RL rollouts cut thoughts alike.
 
@@ -81,7 +87,7 @@ def evaluate(model_dir: Path, data: Path, out: Path, thinking_budget: int, answe
     from thinkvl.reward import RewardSystem
 
     dataset = load_records(data)
-    bundle = load_bundle(model_dir)
+    bundle = load_bundle(model_dir, device=device)
     bundle.model.eval()
     engine = TransformersEngine(bundle, batch_size=64)
     generate = make_generate(engine, answer_budget=answer_budget)
@@ -124,7 +130,7 @@ def sampled_table(records: list[Any], verdicts: dict[str, list[Any]]) -> dict[st
 
 
 def evaluate_sampled(
-    model_dir: Path, data: Path, out: Path, *, params: SamplingParams, seed: int = 0
+    model_dir: Path, data: Path, out: Path, *, params: SamplingParams, seed: int = 0, device: str = "auto"
 ) -> dict[str, Any]:
     """Held-out accuracy under RL's own sampling (``params``, from `sampling_params`): the mean over ``params.n``
     answers per item.
@@ -146,7 +152,13 @@ def evaluate_sampled(
     torch.manual_seed(seed)
     with RewardSystem() as scorer:
         verdicts = sample_verdicts(
-            load_bundle(model_dir), dataset.records, dataset.root, scorer, params, batch_size=64, desc="sampled eval"
+            load_bundle(model_dir, device=device),
+            dataset.records,
+            dataset.root,
+            scorer,
+            params,
+            batch_size=64,
+            desc="sampled eval",
         )
     table = sampled_table(dataset.records, verdicts)
     out.mkdir(parents=True, exist_ok=True)
@@ -189,7 +201,9 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         write_dataset(rl_dir, cfg.domains, cfg.n_rl, cfg.seed + 1, cfg.levels)
 
     def stage_config(name: str, **over: Any) -> StageConfig:
-        return load_yaml(StageConfig, demo_config_path(name), data=str(train_dir), seed=cfg.seed, **over)
+        return load_yaml(
+            StageConfig, demo_config_path(name), data=str(train_dir), seed=cfg.seed, device=cfg.device, **over
+        )
 
     chain = [
         ("pre-train", "pretrain", stage_config("pretrain.yaml", out=str(out / "pretrain"), steps=cfg.pretrain_steps)),
@@ -228,8 +242,9 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         grades=str(grades),
         iterations=cfg.rl_iterations,
         seed=cfg.seed,
+        device=cfg.device,
     )
-    budgets = (rl.thinking_budget, rl.answer_budget)
+    budgets = (rl.thinking_budget, rl.answer_budget, cfg.device)
     results: dict[str, Any] = {
         "sft": _stage("evaluate SFT", evaluate, out / "sft" / "model", eval_dir, out / "eval" / "sft", *budgets)
     }
@@ -244,7 +259,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
             "evaluate RLCS", evaluate, out / "rl" / "model", eval_dir, out / "eval" / "rl", *budgets
         )
         if cfg.sample_k:
-            sampling = {"params": sampling_params(rl, n=cfg.sample_k), "seed": cfg.seed}
+            sampling = {"params": sampling_params(rl, n=cfg.sample_k), "seed": cfg.seed, "device": cfg.device}
             for name, model_dir, sub in (("sft", out / "sft" / "model", "sft"), ("rlcs", out / "rl" / "model", "rl")):
                 results[f"{name}_sampled"] = _stage(
                     f"evaluate {name.upper()} (sampled: {cfg.sample_k} answers per item, T {rl.temperature})",

@@ -82,6 +82,9 @@ class EvalConfig:
     download: bool = field(default=False, metadata={"help": "fetch annotations from the Hugging Face Hub if absent"})
     reward_config: str | None = field(default=None, metadata={"help": "reward YAML (default: the packaged one)"})
     scoring_workers: int = field(default=1, metadata={"help": "processes scoring responses in parallel"})
+    device: str = field(
+        default="auto", metadata={"help": "where --model runs: auto (the GPU when there is one), cpu, cuda:N"}
+    )
     loader_options: dict[str, dict[str, Any]] = field(
         default_factory=dict, metadata={"help": "per benchmark loader options, e.g. {videomme: {num_frames: 8}}"}
     )

@@ -180,7 +180,7 @@ def grade(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> d
     if not (cfg.model and cfg.data and cfg.grades):
         raise ValueError("grading needs model, data and grades (the file to write), in the config or as flags")
     dataset = _dataset(cfg)
-    bundle = load_bundle(cfg.model)
+    bundle = load_bundle(cfg.model, device=cfg.device, attn_implementation=cfg.attn_implementation)
     reward = reward if reward is not None else make_reward()
     params = sampling_params(cfg, n=cfg.grade_k)
     verdicts = sample_verdicts(
