@@ -39,7 +39,9 @@ def fake_model(monkeypatch):
                     out.append(SimpleNamespace(text=text))
             return out
 
-    monkeypatch.setattr(thinkvl.model, "load_bundle", lambda path: SimpleNamespace(model=SimpleNamespace(eval=dict)))
+    monkeypatch.setattr(
+        thinkvl.model, "load_bundle", lambda path, **_: SimpleNamespace(model=SimpleNamespace(eval=dict))
+    )
     monkeypatch.setattr(rl_run, "TransformersEngine", FakeEngine)
     return seen
 
