@@ -40,7 +40,8 @@ class Dims:
     params: int
     text_layer_params: int
     vision_block_params: int
-    root_params: int  # outside any FSDP unit: embeddings, lm_head, patch embed, merger
+    root_params: int  # outside any FSDP unit: embeddings, lm_head, final norm
+    vision_rest_params: int  # the ViT's own unit: patch embedding, merger, downsampling
     layers: int
     hidden: int
     intermediate: int
@@ -60,11 +61,13 @@ def dims_of(model: torch.nn.Module) -> Dims:
     n = sum(p.numel() for p in model.parameters())
     n_layer = sum(p.numel() for p in layer.parameters())
     n_block = sum(p.numel() for p in block.parameters())
+    n_visual = sum(p.numel() for p in model.model.visual.parameters())
     return Dims(
         params=n,
         text_layer_params=n_layer,
         vision_block_params=n_block,
-        root_params=n - text.num_hidden_layers * n_layer - vision.depth * n_block,
+        root_params=n - text.num_hidden_layers * n_layer - n_visual,
+        vision_rest_params=n_visual - vision.depth * n_block,
         layers=text.num_hidden_layers,
         hidden=text.hidden_size,
         intermediate=text.intermediate_size,
@@ -123,7 +126,7 @@ def estimate(d: Dims, s: Setting) -> dict[str, float]:
     if n > 1:
         # FSDP2: the root unit stays gathered (bf16) through the step; two layer units in flight (current +
         # prefetch), each with its unsharded bf16 gradient before the fp32 reduce-scatter.
-        unit = max(d.text_layer_params, d.vision_block_params)
+        unit = max(d.text_layer_params, d.vision_block_params, d.vision_rest_params)
         out["gathered"] = b * d.root_params + 2 * (b + b) * unit
     elif s.mixed:
         out["gathered"] = 2 * d.params  # autocast caches a bf16 copy of every weight for the step

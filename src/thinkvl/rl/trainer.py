@@ -110,7 +110,7 @@ class RLCSTrainer:
         self.bundle.model.eval()
         if hasattr(self.engine, "sync_weights"):  # engines holding their own copy (vLLM) get the new weights
             self.engine.sync_weights(self.bundle.model)
-        with D.gathered_for_generation(self.bundle.model):
+        with D.unsharded(self.bundle.model):
             flat = self.engine.generate(mine, self.dataset.root, self.params) if mine else []
         groups = [flat[i * self.params.n : (i + 1) * self.params.n] for i in range(len(mine))]
         if self.info.world == 1:
@@ -165,7 +165,7 @@ class RLCSTrainer:
         out = []
         for start in range(0, len(items), self.cfg.micro_batch_size):
             micro = items[start : start + self.cfg.micro_batch_size]
-            with D.autocast(self.model, self.info.device, self.cfg.mixed_precision):
+            with D.unsharded(self.model), D.autocast(self.model, self.info.device, self.cfg.mixed_precision):
                 logp, _ = token_logprobs(
                     self.bundle.model,
                     self._policy_batch(micro, prompts),

@@ -85,8 +85,11 @@ def shutdown(info: DistInfo) -> None:
 
 # -- wrapping --------------------------------------------------------------------------------------------------
 def shard_units(model: Any) -> list[Any]:
-    """The FSDP units of a glm4v model: every ViT block and every decoder layer (the root takes the rest)."""
-    return [*model.model.visual.blocks, *model.model.language_model.layers]
+    """The FSDP units of a glm4v model, innermost first: every ViT block, the rest of the ViT (patch embedding,
+    merger), every decoder layer; the root keeps the embeddings and LM head. The ViT is a unit of its own because
+    the policy computes image features outside the root's forward."""
+    visual = model.model.visual
+    return [*visual.blocks, visual, *model.model.language_model.layers]
 
 
 def enable_activation_checkpointing(model: Any) -> None:
@@ -136,9 +139,10 @@ def autocast(model: Any, device: torch.device, mixed_precision: MixedPrecision) 
 
 
 @contextmanager
-def gathered_for_generation(model: Any) -> Iterator[None]:
-    """Hold an FSDP2 model's full parameters for a generation phase, so that ranks may run different numbers of
-    forward passes (each rank samples its own prompts, to its own lengths) without collectives in between."""
+def unsharded(model: Any) -> Iterator[None]:
+    """Hold an FSDP2 model's full parameters for passes without gradient (rollouts, "old" log-probs), so that
+    ranks may run different numbers of forward passes (each samples its own prompts, to its own lengths) with no
+    collectives in between, and modules may be called outside the root's forward (the chunked LM head)."""
     if not is_sharded(model):
         yield
         return
@@ -156,7 +160,8 @@ def gathered_for_generation(model: Any) -> Iterator[None]:
     finally:
         for m in units:
             m.reshard()
-            m.set_reshard_after_forward(True, recurse=False)
+            # FSDP2's defaults: the root keeps its parameters for the backward that follows; the others reshard.
+            m.set_reshard_after_forward(m is not model, recurse=False)
 
 
 def rank_chunks(indices: list[int], info: DistInfo, micro: int) -> list[list[int]]:
