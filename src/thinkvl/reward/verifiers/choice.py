@@ -44,6 +44,7 @@ _CONCLUSION_LETTER = (
 )
 # A text that starts with its letter: "B", "(B)", "B. 4.98 kJ", "A (since it fits best)" (not "A triangle…").
 _LEADING_LETTER = re.compile(r"\s*[(\[]?\s*\**([A-J])\**\s*(?:[)\].:,]+(?:\s|$)|\s*\(|$)")
+_TRAILING_JOINER = re.compile(r"(?:\s*(?:[,;?]|\bor\b|\band\b))+$")  # "(A) left or (B) right?"
 _OPTION_MARK = re.compile(r"(?:^|(?<=\s))(?:\(([A-J])\)|([A-J])[.:)])\s+", re.MULTILINE)
 _DUPLICATES = "the text matches several options with the same text"
 
@@ -196,5 +197,5 @@ def options_from_question(question: str) -> list[str] | None:
     for k, (_, end, _) in enumerate(best):
         stop = best[k + 1][0] if k + 1 < len(best) else len(question)
         body = question[end:stop].split("\n", 1)[0] if k + 1 == len(best) else question[end:stop]
-        options.append(" ".join(body.split()).rstrip(";,").strip())
+        options.append(_TRAILING_JOINER.sub("", " ".join(body.split())))
     return options if all(options) else None
