@@ -42,8 +42,16 @@ class ForcedSpan:
 class ForcingServer:
     """Wraps verl's server manager: ``generate`` thinks within the budget, then forces and answers if cut."""
 
-    def __init__(self, server: Any, *, thinking_budget: int, answer_budget: int, marker_ids: list[int],
-                 close_id: int, stop_ids: Sequence[int]):
+    def __init__(
+        self,
+        server: Any,
+        *,
+        thinking_budget: int,
+        answer_budget: int,
+        marker_ids: list[int],
+        close_id: int,
+        stop_ids: Sequence[int],
+    ):
         self.server = server
         self.thinking_budget, self.answer_budget = thinking_budget, answer_budget
         self.marker_ids, self.close_id, self.stop_ids = marker_ids, close_id, set(stop_ids)
@@ -52,11 +60,14 @@ class ForcingServer:
     def __getattr__(self, name: str) -> Any:  # everything else as the real server manager
         return getattr(self.server, name)
 
-    async def generate(self, *, request_id: str, prompt_ids: list[int], sampling_params: dict[str, Any],
-                       **kwargs: Any) -> TokenOutput:
+    async def generate(
+        self, *, request_id: str, prompt_ids: list[int], sampling_params: dict[str, Any], **kwargs: Any
+    ) -> TokenOutput:
         first = await self.server.generate(
-            request_id=request_id, prompt_ids=prompt_ids,
-            sampling_params={**sampling_params, "max_tokens": self.thinking_budget}, **kwargs,
+            request_id=request_id,
+            prompt_ids=prompt_ids,
+            sampling_params={**sampling_params, "max_tokens": self.thinking_budget},
+            **kwargs,
         )
         thought = list(first.token_ids)
         cut = (
@@ -68,8 +79,10 @@ class ForcingServer:
         if not cut:
             return first
         second = await self.server.generate(
-            request_id=f"{request_id}-answer", prompt_ids=list(prompt_ids) + thought + self.marker_ids,
-            sampling_params={**sampling_params, "max_tokens": self.answer_budget}, **kwargs,
+            request_id=f"{request_id}-answer",
+            prompt_ids=list(prompt_ids) + thought + self.marker_ids,
+            sampling_params={**sampling_params, "max_tokens": self.answer_budget},
+            **kwargs,
         )
         self.forced = ForcedSpan(start=len(thought), marker=list(self.marker_ids))
         logprobs = None
@@ -80,7 +93,8 @@ class ForcingServer:
             log_probs=logprobs,
             stop_reason=second.stop_reason,
             num_preempted=(first.num_preempted or 0) + (second.num_preempted or 0)
-            if first.num_preempted is not None or second.num_preempted is not None else None,
+            if first.num_preempted is not None or second.num_preempted is not None
+            else None,
             extra_fields={**first.extra_fields, **second.extra_fields},
         )
 
@@ -99,8 +113,14 @@ def mask_marker(output: AgentLoopOutput, span: ForcedSpan) -> None:
 class ForcedAnswerAgentLoop(SingleTurnAgentLoop):
     """Single-turn rollouts with RLCS forced answering."""
 
-    def __init__(self, *args: Any, thinking_budget: int = 2048, answer_budget: int = 256,
-                 marker: str = "think_close", **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        thinking_budget: int = 2048,
+        answer_budget: int = 256,
+        marker: str = "think_close",
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         if marker not in T.FORCE_ANSWER_TEXT:
             raise ValueError(f"marker must be one of {sorted(T.FORCE_ANSWER_TEXT)}, got {marker!r}")
@@ -117,8 +137,12 @@ class ForcedAnswerAgentLoop(SingleTurnAgentLoop):
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         server = self.server_manager
         forcing = ForcingServer(
-            server, thinking_budget=self.thinking_budget, answer_budget=self.answer_budget,
-            marker_ids=self.marker_ids, close_id=self.close_id, stop_ids=self.stop_ids,
+            server,
+            thinking_budget=self.thinking_budget,
+            answer_budget=self.answer_budget,
+            marker_ids=self.marker_ids,
+            close_id=self.close_id,
+            stop_ids=self.stop_ids,
         )
         self.server_manager = forcing  # one agent loop object per trajectory (verl instantiates it per sample)
         try:

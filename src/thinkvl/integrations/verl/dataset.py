@@ -66,16 +66,20 @@ class RLCSDataset(RLHFDataset):
 
 
 def _load_grades(path: Any) -> dict[Any, GradeEntry] | None:
-    """``thinkvl grade`` output: JSON lines of ``{"id": …, "estimate": …, …}``."""
+    """``thinkvl grade`` output: JSON lines of ``{"id": …, "estimate": …, "tier": …}``."""
     if not path:
         return None
-    grades: dict[Any, GradeEntry] = {}
-    n = 0
     try:
-        for n, line in enumerate(Path(path).read_text().splitlines(), 1):
-            if line.strip():
-                row = json.loads(line)
-                grades[row["id"]] = GradeEntry.from_dict({k: v for k, v in row.items() if k != "id"})
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"data.rlcs.grades: can't read {path} (line {n}): {err}") from err
+        lines = Path(path).read_text().splitlines()
+    except OSError as err:
+        raise ValueError(f"data.rlcs.grades: can't read {path}: {err}") from err
+    grades: dict[Any, GradeEntry] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            grades[row["id"]] = GradeEntry.from_dict({k: v for k, v in row.items() if k != "id"})
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"data.rlcs.grades: {path} line {number}: {err}") from err
     return grades

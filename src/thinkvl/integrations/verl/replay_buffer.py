@@ -64,7 +64,9 @@ class RLCSReplayBuffer(ReplayBuffer):
         **kwargs: Any,
     ):
         if trainer_mode != "sync":
-            raise ValueError(f"RLCSReplayBuffer needs trainer.v1.trainer_mode=sync (RLCS is on-policy), got {trainer_mode!r}")
+            raise ValueError(
+                f"RLCSReplayBuffer needs trainer.v1.trainer_mode=sync (RLCS is on-policy), got {trainer_mode!r}"
+            )
         if refill_fn is None:
             raise ValueError("RLCSReplayBuffer needs verl's refill_fn to over-draw prompts")
         poll_interval = float(_get(sampler_kwargs, "poll_interval", poll_interval))
@@ -78,7 +80,8 @@ class RLCSReplayBuffer(ReplayBuffer):
             refill_fn=refill_fn,
         )
         self.expansion = ExpansionController(
-            decay=float(_get(sampler_kwargs, "expansion_decay", 0.9)), cap=float(_get(sampler_kwargs, "expansion_cap", 4.0))
+            decay=float(_get(sampler_kwargs, "expansion_decay", 0.9)),
+            cap=float(_get(sampler_kwargs, "expansion_cap", 4.0)),
         )
         self.gen_batch_size = int(_get(sampler_kwargs, "gen_batch_size", 1))
         self.max_refill_rounds = int(_get(sampler_kwargs, "max_refill_rounds", 2))
@@ -159,9 +162,13 @@ class RLCSReplayBuffer(ReplayBuffer):
         keys = [k for ks in by_uid.values() for k in ks]
         if not keys:
             return {}
-        data = tq.kv_batch_get(keys=keys, partition_id=partition_id, select_fields=["rm_scores", "extra_fields", INDEX_FIELD])
+        data = tq.kv_batch_get(
+            keys=keys, partition_id=partition_id, select_fields=["rm_scores", "extra_fields", INDEX_FIELD]
+        )
         out: dict[str, dict] = {}
-        for key, scores, extra, index in zip(keys, data["rm_scores"], data["extra_fields"], data[INDEX_FIELD], strict=True):
+        for key, scores, extra, index in zip(
+            keys, data["rm_scores"], data["extra_fields"], data[INDEX_FIELD], strict=True
+        ):
             group = out.setdefault(key.split("_")[0], {"rewards": [], "correct": [], "index": int(index)})
             reward = float(scores.sum().item())
             info = getattr(extra, "data", extra)
