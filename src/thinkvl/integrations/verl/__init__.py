@@ -12,6 +12,6 @@ verl removed its curriculum-sampler hook; what it offers instead, and what each 
 - `agent_loop.ForcedAnswerAgentLoop` — ``actor_rollout_ref.rollout.agent.agent_loop_config_path``: forced
   answering (an over-long thought is closed by a marker with ``response_mask`` 0 and the model answers).
 
-The recipe is ``configs/verl/glm41v_9b_rlcs.yaml`` with ``scripts/verl_glm41v_9b_rlcs.sh``. Import the
+The recipe is ``configs/verl/run_glm41v_9b_rlcs.sh`` with ``configs/verl/forced_answer_agent_loop.yaml``. Import the
 sub-modules directly; this package imports nothing from verl by itself.
 """

@@ -1,11 +1,11 @@
 """`ThinkvlRewardManager`: verl's reward-loop manager that keeps the thinking-format tags.
 
 Why a manager of our own: every verl reward manager decodes the response with ``skip_special_tokens=True``.
-GLM tokenizers (thinkvl's and the published GLM-4.1V ones alike) register ``<think>``, ``</think>``,
-``<answer>``, ``</answer>`` and the box tokens as added special tokens, so the decoded text loses exactly the
-tags the strict format gate reads, and every response scores 0. Making the tags non-special in our tokenizer
-would not help users of real checkpoints, whose tokenizer files we don't control; decoding with the tags kept
-works for any tokenizer. Padding and the end-of-turn stop tokens are dropped before decoding.
+thinkvl's tokenizer registers ``<think>``, ``</think>``, ``<answer>``, ``</answer>`` and the box tokens as
+special tokens (one token each, so the policy can't spell a look-alike tag), so the decoded text loses exactly
+the tags the strict format gate reads, and every response scores 0. Making the tags non-special in our tokenizer
+would not help with a published checkpoint, whose tokenizer files decide for themselves; decoding with the tags
+kept is right for any tokenizer. Padding and the end-of-turn stop tokens are dropped before decoding.
 
 verl config (sync or async trainer)::
 

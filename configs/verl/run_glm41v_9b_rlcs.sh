@@ -15,7 +15,7 @@ GRADES=${GRADES:-null}
 NNODES=${NNODES:-1}
 NGPUS_PER_NODE=${NGPUS_PER_NODE:-8}
 OUT=${OUT:-checkpoints/glm41v_9b_rlcs}
-HERE="$(cd "$(dirname "$0")/.." && pwd)"
+HERE="$(cd "$(dirname "$0")/../.." && pwd)"
 
 python3 -m verl.trainer.main_ppo \
   algorithm.adv_estimator=grpo \
