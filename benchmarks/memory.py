@@ -206,14 +206,14 @@ def measure(preset: str, data: Path, pack_len: int, rows: int, mixed: bool, chec
     return d, Setting(tokens, patches, rows, mixed, checkpointing), peaks[-1]
 
 
-def measured_table(presets: list[str], data: Path) -> float:
+def measured_table(presets: list[str], data: Path, computes: list[str]) -> float:
     print("## Measured vs estimated: one training step on the CPU (step memory above params + AdamW state)\n")
     print("| preset | params | tokens (patches) | compute | checkpointing | measured MB | estimate MB | est/meas |")
     print("|---|---|---|---|---|---|---|---|")
     worst = 0.0
     shapes = {"tiny": (512, 2), "small": (1024, 2)}
     for preset in presets:
-        for mixed in (False, True):
+        for mixed in [c == "bf16" for c in computes]:
             for ckpt in (False, True):
                 d, s, peak = measure(preset, data, *shapes[preset], mixed, ckpt)
                 est = step_peak(estimate(d, s))
@@ -261,6 +261,10 @@ def plan_9b() -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="tiny preset only")
+    ap.add_argument("--presets", nargs="+", default=["tiny", "small"], choices=["tiny", "small"], help="measured")
+    ap.add_argument(
+        "--compute", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"], help="bf16 is slow on most CPUs"
+    )
     ap.add_argument("--data", type=Path, default=Path("/tmp/thinkvl_memory_data"), help="synthetic records dir")
     add_threads_argument(ap)
     args = ap.parse_args()
@@ -271,7 +275,7 @@ def main() -> int:
 
     if not (args.data / "records.jsonl").is_file():
         write_dataset(args.data, domains=["counting", "chart", "choice"], n=6, seed=0, levels=[0])
-    measured_table(["tiny"] if args.quick else ["tiny", "small"], args.data)
+    measured_table(["tiny"] if args.quick else args.presets, args.data, args.compute)
     plan_9b()
     return 0
 
