@@ -20,7 +20,13 @@ from thinkvl.train.stream import DataError, Encoder, PackStream, check_source, i
 def _text_records(n: int) -> list[Record]:
     meta = {"reasoning": "Add them.", "answer_text": "The sum is"}
     return [
-        Record(f"r{i:03d}", "math" if i % 3 else "vqa", [{"role": "user", "content": "What is 1 + " + "1 + " * (i % 7) + "2?"}], str(i), meta=meta)
+        Record(
+            f"r{i:03d}",
+            "math" if i % 3 else "vqa",
+            [{"role": "user", "content": "What is 1 + " + "1 + " * (i % 7) + "2?"}],
+            "5" if i % 2 else f"answer {i}",  # a JSON-looking string stays a string
+            meta=meta,
+        )
         for i in range(n)
     ]
 
@@ -125,7 +131,8 @@ def test_every_source_kind_streams_the_same_records(tmp_path):
     ids = [r.id for r in records]
     for spec in ("jsonl", "jsonl/records.jsonl", "hf", "pq/train.parquet", "hf:" + str(tmp_path / "pq")):
         path = spec if spec.startswith("hf:") else str(tmp_path / spec)
-        assert [r.id for r in iter_records(resolve_source(path))] == ids, spec
+        got = list(iter_records(resolve_source(path)))
+        assert [(r.id, r.answer, r.meta) for r in got] == [(r.id, r.answer, r.meta) for r in records], spec
     sharded = resolve_source(str(tmp_path / "shards"))
     assert sharded.kind == "parquet" and len(sharded.shards) == 2
     assert sorted(r.id for r in iter_records(sharded)) == ids

@@ -107,7 +107,7 @@ def test_half_written_checkpoint_is_ignored(tmp_path):
 @pytest.mark.parametrize("fsdp", [False, True], ids=["ddp", "fsdp"])
 def test_two_process_data_parallel_matches_one_process(tmp_path, data_dir, fsdp):
     common = {"steps": 3, "save_every": 3, "batch_size": 4, "micro_batch": 2, "overflow": "truncate"}
-    single = _config(tmp_path, data_dir, "single", **common)
+    single = _config(tmp_path, data_dir, "single", **common, data_shards=2)  # the 2 processes' data streams
     assert _run(["sft", str(single)]).wait(timeout=300) == 0
     dp = _config(tmp_path, data_dir, "dp", **common, fsdp=fsdp)
     torchrun = str(Path(sys.executable).parent / "torchrun")

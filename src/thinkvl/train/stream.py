@@ -150,10 +150,13 @@ def raw_rows(source: Source, seed: int, epoch: int) -> Iterator[tuple[str, Any]]
 def to_record(where: str, raw: Any) -> Record:
     """Decode one raw row; a bad one raises `RecordError` naming where it is."""
     try:
-        row = json.loads(raw) if isinstance(raw, bytes) else dict(raw)
-        for col in JSON_COLUMNS:
-            if isinstance(row.get(col), str):
-                row[col] = json.loads(row[col])
+        if isinstance(raw, bytes):
+            row = json.loads(raw)
+        else:  # columnar stores hold messages / answer / meta as JSON text (see thinkvl.data.loaders)
+            row = dict(raw)
+            for col in JSON_COLUMNS:
+                if isinstance(row.get(col), str):
+                    row[col] = json.loads(row[col])
     except (ValueError, TypeError) as err:
         raise RecordError(where, "<json>", f"not valid JSON: {err}") from err
     if not isinstance(row, dict):
