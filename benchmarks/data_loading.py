@@ -58,7 +58,7 @@ def write_records(root: Path, n: int) -> None:
                 "id": f"r{i:07d}",
                 "domain": ("counting", "chart", "vqa")[i % 3],
                 "messages": [{"role": "user", "content": content}],
-                "answer": str(i % 10),
+                "answer": i % 10,
                 "meta": {"reasoning": f"I count {i % 10}.", "answer_text": "The answer is"},
             }
             f.write(json.dumps(record) + "\n")
@@ -144,7 +144,7 @@ def throughput(args: argparse.Namespace, bundle, data: Path) -> None:
         dt = time.perf_counter() - t0
         s.close()
         packs_s[workers] = packs / dt
-        print(f"| {workers} | {records / dt:,.0f} | {packs / dt:,.1f} | {records / packs:.1f} |")
+        print(f"| {workers} | {records / dt:,.0f} | {packs / dt:,.1f} | {records / packs:.1f} |", flush=True)
     model = bundle.model
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -182,7 +182,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from thinkvl.model import create_bundle, save_bundle
 
-    print(f"load average before: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores)")
+    print(f"load average before: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         full = tmp / f"n{max(args.sizes)}"
@@ -195,10 +195,13 @@ def main() -> None:
         if not args.skip_throughput:
             throughput(args, bundle, tmp / ("n10000" if max(args.sizes) >= 10_000 else f"n{max(args.sizes)}"))
         print(f"\n## Time to first step and peak memory (stream: buffer {args.buffer}, 1 worker)\n")
-        print("| records | stream: first step s | stream: data MB | in-memory: first step s | in-memory: data MB |")
-        print("|---|---|---|---|---|")
+        print(
+            "| records | stream: first step s | stream: data MB | in-memory: first step s | in-memory: data MB "
+            "| in-memory/stream: time, memory |"
+        )
+        print("|---|---|---|---|---|---|")
         for n in sorted(set(args.sizes) | set(args.memory_sizes)):
-            row = []
+            row, got = [], {}
             for side in ("stream", "memory"):
                 if side == "memory" and n not in args.memory_sizes or side == "stream" and n not in args.sizes:
                     row += ["–", "–"]
@@ -207,8 +210,13 @@ def main() -> None:
                 cmd += [str(tmp / "model"), "--buffer", str(args.buffer), "--pack-len", str(args.pack_len)]
                 cmd += ["--batch", str(args.batch), "--threads", str(args.threads)]
                 out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-                m = json.loads(out)
+                m = got[side] = json.loads(out)
                 row += [f"{m['ttfs_s']:.1f}", f"{m['peak_mb'] - m['base_mb']:,.0f}"]
+            if len(got) == 2:
+                mem = [max(1.0, got[k]["peak_mb"] - got[k]["base_mb"]) for k in ("memory", "stream")]
+                row.append(f"{got['memory']['ttfs_s'] / got['stream']['ttfs_s']:.1f}×, {mem[0] / mem[1]:.1f}×")
+            else:
+                row.append("–")
             print(f"| {n:,} | " + " | ".join(row) + " |", flush=True)
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 

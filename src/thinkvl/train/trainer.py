@@ -27,7 +27,15 @@ from thinkvl.train.config import StageConfig
 from thinkvl.train.loss import token_loss_sum
 from thinkvl.train.packing import PackingStats, collate_packed
 from thinkvl.train.samples import Sample
-from thinkvl.train.stream import Encoder, PackStream, check_source, iter_records, oversample, resolve_source
+from thinkvl.train.stream import (
+    Encoder,
+    PackStream,
+    Source,
+    check_source,
+    iter_records,
+    oversample,
+    resolve_source,
+)
 
 __all__ = ["StageResult", "oversample", "run_stage"]
 
@@ -70,7 +78,7 @@ def freeze(model: Any, cfg: StageConfig) -> None:
             p.requires_grad_(False)
 
 
-def make_streams(cfg: StageConfig, bundle: Bundle, info: D.DistInfo) -> list[PackStream]:
+def make_streams(cfg: StageConfig, source: Source, bundle: Bundle, info: D.DistInfo) -> list[PackStream]:
     """This process's data streams: ``data_shards`` of them in all (one per process by default), stream s on
     process s mod world, so the global batch — and so the losses — don't depend on the number of processes."""
     shards = cfg.data_shards or info.world
@@ -79,8 +87,6 @@ def make_streams(cfg: StageConfig, bundle: Bundle, info: D.DistInfo) -> list[Pac
             f"data_shards {shards} must be a multiple of the {info.world} processes and divide batch_size "
             f"{cfg.batch_size}"
         )
-    source = resolve_source(cfg.data)
-    check_source(source)
     encoder = Encoder(source.root, bundle.processor, bundle.model, cfg.sample_stage, cfg.thinking, cfg.domains)
     return [
         PackStream(
@@ -163,7 +169,7 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
     corpus = (r for _, r in zip(range(cfg.tokenizer_records), iter_records(source, cfg.domains), strict=False))
     bundle = prepare_bundle(cfg, corpus, checkpoint)
     freeze(bundle.model, cfg)
-    streams = make_streams(cfg, bundle, info)
+    streams = make_streams(cfg, source, bundle, info)
     model = wrap_model(bundle.model, cfg, info)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -185,7 +191,8 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
         start = int(state["step"])
         restore_data_position(streams, state, start, cfg.batch_size)
     batches = step_batches(streams, cfg.batch_size)
-    first = next(batches)  # the first flush is packed here: time to first step is O(pack_buffer)
+    # The first flush is encoded and packed here: time to first step is O(pack_buffer), not O(corpus).
+    first = next(batches) if start < cfg.steps else []
     stats, skipped = data_stats(streams)
     logger = MetricsLogger(out / "metrics.jsonl", resume_step=start) if info.is_main else None
     if logger and start == 0:
