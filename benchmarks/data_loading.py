@@ -12,9 +12,9 @@ every side, so no side trains a tokenizer.
 1. Throughput, in this process: records/s and packs/s of the stream with 0, 1 and 2 workers over the first
    ``3 × --buffer`` records of the 10k set, and the trainer's packs/s (tiny model, ``--batch`` packs of
    ``--pack-len`` per AdamW step, 3 timed steps after a warm-up).
-2. Time to first step and peak memory: one child process per (path, size), since peak RSS only grows in a
-   process. Time to first step = from reading the data to holding the first batch of packs (the model is loaded
-   before the clock starts); peak memory = max RSS of the process and its DataLoader workers, minus the RSS with
+2. Time to first step and peak memory: one child process per (path, size). Time to first step = from reading
+   the data to holding the first batch of packs (the model is loaded before the clock starts); data memory = the
+   peak of the summed PSS of the process and its DataLoader workers (sampled every 50 ms), minus the PSS with
    the model loaded. The in-memory path (load_records → build_sample for every record → pack → the first
    permuted batch, as `run_stage` did) runs at the sizes it handles (``--memory-sizes``).
 
@@ -31,10 +31,10 @@ import argparse
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -74,15 +74,43 @@ def head(src: Path, dst: Path, n: int) -> None:
             fout.write(line)
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def pss_mb(pid: int | str = "self") -> float:
+    """Proportional set size: pages shared with forked DataLoader workers are counted once in a sum."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("Pss:")) / 1024
+    except (OSError, StopIteration):
+        return 0.0  # the process just ended
 
 
-def peak_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, workers) / 1024
+def children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+class PeakMemory:
+    """Samples this process's and its workers' total PSS every 50 ms; ``peak`` is the largest sum seen."""
+
+    def __init__(self) -> None:
+        self.peak, self._stop = 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while not self._stop.is_set():
+            self.peak = max(self.peak, pss_mb() + sum(pss_mb(c) for c in children(me)))
+            time.sleep(0.05)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
 
 
 def stream(data: Path, bundle, args: argparse.Namespace, workers: int):
@@ -100,13 +128,15 @@ def child(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     bundle = load_bundle(args.model_dir)
-    base = rss_mb()
+    base = pss_mb()
+    memory = PeakMemory()
     t0 = time.perf_counter()
     if args.child == "stream":
         s = stream(args.data, bundle, args, workers=1)
         it = iter(s)
         batch = [next(it) for _ in range(args.batch)]
         ttfs = time.perf_counter() - t0
+        peak = memory.stop()
         s.close()
     else:
         from thinkvl.data.loaders import load_records
@@ -119,8 +149,9 @@ def child(args: argparse.Namespace) -> None:
         order = torch.randperm(len(packs), generator=torch.Generator().manual_seed(0))
         batch = [packs[int(i)] for i in order[: args.batch]]
         ttfs = time.perf_counter() - t0
+        peak = memory.stop()
     assert len(batch) == args.batch
-    print(json.dumps({"ttfs_s": ttfs, "peak_mb": peak_mb(), "base_mb": base}))
+    print(json.dumps({"ttfs_s": ttfs, "peak_mb": peak, "base_mb": base}))
 
 
 def throughput(args: argparse.Namespace, bundle, data: Path) -> None:
