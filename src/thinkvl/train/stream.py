@@ -33,12 +33,11 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from thinkvl.data.loaders import JSON_COLUMNS, RECORDS_FILE
 from thinkvl.data.record import Record, RecordError
 from thinkvl.train.packing import Overflow, PackingStats, pack
-from thinkvl.train.samples import Sample, Stage, build_sample
+from thinkvl.train.samples import Sample, Skipped, Stage, build_sample
 
 log = logging.getLogger(__name__)
 SourceKind = Literal["jsonl", "parquet", "hf_disk", "hf_stream"]
 HF_PREFIX = "hf:"
-SKIP_LOG_LIMIT = 20  # skipped records logged one by one per stream; the rest are only counted
 
 
 class DataError(ValueError):
@@ -190,19 +189,21 @@ class Encoder:
     domains: Sequence[str] | None = None
 
     def __call__(self, where: str, raw: Any) -> tuple:
+        name = where
         try:
             record = to_record(where, raw)
+            name = record.id
             if self.domains and record.domain not in self.domains:
                 return ("filtered",)
             sample = build_sample(record, self.root, self.processor, self.model, self.stage, thinking=self.thinking)
         except (RecordError, ValueError, OSError) as err:
-            return ("skip", f"{where}: {err}")
+            return ("skip", name, str(err))
         return ("sample", sample, record.domain)
 
 
 class RecordStream(IterableDataset):
     """The encoded records of data stream ``stream`` from (epoch, start) on, forever, as
-    ``(epoch, index, item)``; item is ("sample", Sample, domain), ("skip", reason), ("filtered",), ("pad",),
+    ``(epoch, index, item)``; item is ("sample", Sample, domain), ("skip", id, error), ("filtered",), ("pad",),
     ("end",) after each epoch, or ("error", message) when a shard can't be read."""
 
     def __init__(
@@ -312,7 +313,7 @@ class PackStream:
         self.weights = domain_weights or {}
         self.position = {"epoch": 0, "start": 0, "emitted": 0}
         self.stats = PackingStats()
-        self.skipped = 0
+        self.skipped = Skipped()
         self.domains_seen: set[str] = set()
         self._loader: Any = None
 
@@ -338,10 +339,13 @@ class PackStream:
             epoch_packs += len(packs)
             if flush.last:
                 if full_epoch and not epoch_packs:
-                    raise ValueError(
-                        f"data stream {self.stream}: no usable sample in epoch {flush.epoch} ({self.skipped} records "
-                        "skipped so far; check domains, pack_len and overflow)"
-                    )
+                    why = self.skipped.describe() if self.skipped else "no record (check domains)"
+                    if self.stats.dropped and not self.skipped:
+                        why = (
+                            f"every sample is longer than pack_len {self.pack_len} and overflow is 'drop': raise "
+                            "pack_len or use overflow: truncate"
+                        )
+                    raise ValueError(f"no usable sample in {self._name()} (epoch {flush.epoch}): {why}")
                 epoch_packs, full_epoch = 0, True
             if flush.whole:  # the whole epoch fits the buffer: the in-memory path from here on
                 self.close()
@@ -361,6 +365,10 @@ class PackStream:
                 self.position = {"epoch": epoch, "start": 0, "emitted": j + 1}
                 yield packs[order[j]]
             epoch, skip = epoch + 1, 0
+
+    def _name(self) -> str:
+        where = ", ".join(self.source.shards[:2]) + (" …" if len(self.source.shards) > 2 else "")
+        return where if self.streams == 1 else f"data stream {self.stream} of {self.streams} ({where})"
 
     def _pack(self, flush: Flush) -> list[list[Sample]]:
         samples = [s for s, _ in flush.samples]
@@ -423,9 +431,7 @@ class PackStream:
             if kind == "sample":
                 flush.samples.append((item[1], item[2]))
             elif kind == "skip":
-                self.skipped += 1
-                if self.skipped <= SKIP_LOG_LIMIT:
-                    log.warning("skipped record %s", item[1])
+                self.skipped.add(item[1], item[2])
             if index == flush.start + self.buffer - 1:
                 yield flush
                 flush = Flush(ep, index + 1, False, False, [])

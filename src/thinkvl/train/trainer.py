@@ -8,6 +8,7 @@ an uninterrupted run would have seen; with the model, optimizer, scheduler and R
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
@@ -26,7 +27,7 @@ from thinkvl.train.checkpoint import latest_checkpoint, load_state, rng_state, s
 from thinkvl.train.config import StageConfig
 from thinkvl.train.loss import token_loss_sum
 from thinkvl.train.packing import PackingStats, collate_packed
-from thinkvl.train.samples import Sample
+from thinkvl.train.samples import Sample, Skipped
 from thinkvl.train.stream import (
     Encoder,
     PackStream,
@@ -123,12 +124,14 @@ def data_state(streams: list[PackStream], info: D.DistInfo) -> dict[str, Any]:
     return {k: v for part in gathered for k, v in part.items()}
 
 
-def data_stats(streams: list[PackStream]) -> tuple[PackingStats, int]:
-    total = PackingStats()
+def data_stats(streams: list[PackStream]) -> tuple[PackingStats, Skipped]:
+    """This process's packing statistics and skipped records so far (its streams summed)."""
+    total, skipped = PackingStats(), Skipped()
     for s in streams:
         for key in ("samples", "packs", "truncated", "dropped", "real_tokens", "slot_tokens"):
             setattr(total, key, getattr(total, key) + getattr(s.stats, key))
-    return total, sum(s.skipped for s in streams)
+        skipped.update(s.skipped)
+    return total, skipped
 
 
 def lr_lambda(cfg: StageConfig):
@@ -194,6 +197,8 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
     # The first flush is encoded and packed here: time to first step is O(pack_buffer), not O(corpus).
     first = next(batches) if start < cfg.steps else []
     stats, skipped = data_stats(streams)
+    if skipped and show:
+        tqdm.write(skipped.describe(), file=sys.stderr)
     logger = MetricsLogger(out / "metrics.jsonl", resume_step=start) if info.is_main else None
     if logger and start == 0:
         logger.log(
@@ -203,7 +208,7 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
                 "packing/packs": stats.packs,
                 "packing/truncated": stats.truncated,
                 "packing/dropped": stats.dropped,
-                "data/skipped_records": skipped,
+                **skipped.metrics(),
             },
         )
     pad = bundle.tokenizer.pad_token_id
@@ -241,7 +246,7 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
                     "train/lr": scheduler.get_last_lr()[0],
                     "train/grad_norm": float(grad_norm),
                     "perf/tokens_per_s": tok_s,
-                    "data/skipped_records": data_stats(streams)[1],
+                    **data_stats(streams)[1].metrics(),
                 },
             )
         if done % cfg.save_every == 0 or done == cfg.steps:
@@ -249,7 +254,10 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
     bar.close()
     for s in streams:
         s.close()
+    shown = len(skipped)
     stats, skipped = data_stats(streams)
+    if len(skipped) > shown and show:
+        tqdm.write(skipped.describe(), file=sys.stderr)
     weights = full_weights(bundle.model, cfg, info)
     if info.is_main:
         save_bundle(bundle, out / "model", state_dict=weights)
@@ -262,7 +270,9 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
             title=f"{cfg.stage}: {Path(cfg.data).name}",
         )
     D.barrier(info)
-    return StageResult(out, cfg.steps, loss_value, stats, skipped, tokens_seen / max(time.perf_counter() - t0, 1e-9))
+    return StageResult(
+        out, cfg.steps, loss_value, stats, len(skipped), tokens_seen / max(time.perf_counter() - t0, 1e-9)
+    )
 
 
 def full_weights(model: Any, cfg: StageConfig, info: D.DistInfo) -> dict[str, torch.Tensor] | None:
