@@ -104,7 +104,10 @@ class PeakMemory:
     def _run(self) -> None:
         me = os.getpid()
         while not self._stop.is_set():
-            self.peak = max(self.peak, pss_mb() + sum(pss_mb(c) for c in children(me)))
+            before = children(me)
+            total = pss_mb() + sum(pss_mb(c) for c in before)
+            if children(me) == before:  # a fork mid-sample would count the shared pages one and a half times
+                self.peak = max(self.peak, total)
             time.sleep(0.05)
 
     def stop(self) -> float:
