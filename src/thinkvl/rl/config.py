@@ -28,6 +28,7 @@ GRPO = "https://arxiv.org/abs/2402.03300"
 TIS = "https://fengyao.notion.site/off-policy-rl"
 
 
+
 @dataclass
 class RLConfig:
     # --- run ---
