@@ -90,6 +90,12 @@ def sync_weights_on(llm: Any, weights: Iterable[tuple[str, Any]]) -> None:
     llm.reset_prefix_cache()
 
 
+def _on_cpu() -> bool:
+    from vllm.platforms import current_platform
+
+    return current_platform.is_cpu()
+
+
 def _model_dir(bundle: Bundle, model_dir: str | Path | None) -> str:
     path = Path(model_dir or getattr(bundle.model.config, "_name_or_path", "") or "")
     if not (path / "config.json").is_file():
@@ -126,6 +132,7 @@ class VLLMEngine:
                 "limit_mm_per_prompt": {"image": 4, "video": 1},
                 "logprobs_mode": "processed_logprobs",
                 "hf_overrides": glm4v_config_overrides,
+                **(CPU_SETTINGS if _on_cpu() else {}),
                 **llm_kwargs,
             }
             llm = vllm.LLM(model=path, **kwargs)
