@@ -27,9 +27,9 @@ from thinkvl.model import tokens as T
 from thinkvl.model.bundle import Bundle
 from thinkvl.model.chat import render_prompt
 from thinkvl.model.embed import visual_as_images
-from thinkvl.model.generate import Rollout, RolloutEngine, SamplingParams
+from thinkvl.model.generate import Rollout, RolloutEngine
 from thinkvl.model.processor import encode
-from thinkvl.rl.config import RLConfig
+from thinkvl.rl.config import RLConfig, sampling_params
 from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS, CurriculumSampler, GradeEntry
 from thinkvl.rl.dynamic_sampling import ExpansionController, select_groups
 from thinkvl.rl.loss import group_advantages, policy_loss
@@ -45,17 +45,6 @@ class Group:
     rollouts: list[Rollout]
     rewards: list[float]
     correct: list[bool]
-
-
-def sampling_params(cfg: RLConfig) -> SamplingParams:
-    return SamplingParams(
-        n=cfg.group_size,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        thinking_budget=cfg.thinking_budget,
-        answer_budget=cfg.answer_budget,
-        force_marker=cfg.force_answer_marker,
-    )
 
 
 class RLCSTrainer:
@@ -192,8 +181,13 @@ class RLCSTrainer:
             index = mine[start : start + cfg.micro_batch_size]
             micro = [items[i] for i in index]
             batch = self._policy_batch(micro, prompts)
+            # Entropy with gradient only for an entropy bonus; otherwise a metric on a sample of tokens.
             logp, entropy = token_logprobs(
-                model, batch, temperature=cfg.temperature, suppressed=self.suppressed, with_entropy=True
+                model,
+                batch,
+                temperature=cfg.temperature,
+                suppressed=self.suppressed,
+                entropy="all" if cfg.entropy_coef > 0 else "sample",
             )
             if olds is None:
                 old = logp.detach()
@@ -216,7 +210,7 @@ class RLCSTrainer:
                 cfg.loss_averaging,
                 ref_logprobs=ref,
                 kl_coef=cfg.kl_coef,
-                entropy=entropy if cfg.entropy_coef > 0 else entropy.detach(),
+                entropy=entropy,
                 entropy_coef=cfg.entropy_coef,
                 rollout_logprobs=batch.rollout_logprobs,
                 tis_cap=cfg.tis_cap,
