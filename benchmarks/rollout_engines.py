@@ -13,7 +13,10 @@ alternating by round (vLLM, transformers, transformers, vLLM, ...). Tokens count
 (action mask 1; forced markers excluded). vLLM's start-up (engine process, model load, KV cache) is timed apart
 and not in its tokens/s: an RL run pays it once.
 
-On a CPU the two are expected to be close -- vLLM's advantages (paged attention, continuous batching, CUDA graphs,
+Cores: vLLM pins its model worker's compute to one core and runs its scheduler and front end in other processes
+(on the other core here); the transformers engine computes with ``--threads`` torch threads in this process.
+
+On a CPU the two were expected to be close -- vLLM's advantages (paged attention, continuous batching, CUDA graphs,
 fused kernels) are GPU ones; the gap that matters is on a GPU, which this machine cannot measure.
 """
 
