@@ -39,7 +39,7 @@ def heldout_accuracy(bundle, heldout, reward, cfg: RLConfig) -> dict[str, float]
     """Greedy held-out accuracy under the RL config's budgets: ``"all"`` and one entry per domain."""
     bundle.model.eval()
     engine = TransformersEngine(bundle, batch_size=64)
-    generate = make_generate(engine, default_budget=cfg.thinking_budget, answer_budget=cfg.answer_budget)
+    generate = make_generate(engine, answer_budget=cfg.answer_budget)
     texts = generate(heldout.records, heldout.root, cfg.thinking_budget)
     verdicts = reward.score_batch(texts, heldout.records)
     one_each = {record.id: [verdict] for record, verdict in zip(heldout.records, verdicts)}

@@ -72,8 +72,9 @@ def _generate_factory(args: argparse.Namespace):
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:
-    """`thinkvl eval --model DIR …` is short for `thinkvl eval run --model DIR …`."""
-    if len(argv) >= 2 and argv[0] == "eval" and argv[1] not in ("run", "compare", "-h", "--help"):
+    """`thinkvl eval --model DIR …` is short for `thinkvl eval run --model DIR …`: only options are rewritten, so
+    every subcommand (`run`, `compare`, `list`) keeps working and an unknown one is argparse's error."""
+    if len(argv) >= 2 and argv[0] == "eval" and argv[1].startswith("-") and argv[1] not in ("-h", "--help"):
         return ["eval", "run", *argv[1:]]
     return argv
 

@@ -84,7 +84,7 @@ def evaluate(model_dir: Path, data: Path, out: Path, thinking_budget: int, answe
     bundle = load_bundle(model_dir)
     bundle.model.eval()
     engine = TransformersEngine(bundle, batch_size=64)
-    generate = make_generate(engine, default_budget=thinking_budget, answer_budget=answer_budget)
+    generate = make_generate(engine, answer_budget=answer_budget)
     out.mkdir(parents=True, exist_ok=True)
     loaded = LoadedBenchmark(bench=BENCHMARKS["synth"], records=dataset.records, root=dataset.root)
     with RewardSystem() as scorer:

@@ -2,8 +2,9 @@
 ``list`` (the benchmark table).
 
 The model side is pluggable: `add_commands` takes a ``generate_factory(args) -> generate`` that builds the
-generation callable from ``--model`` (the CLI passes the engine's). ``--responses FILE`` evaluates responses saved
-earlier instead (JSONL of ``{"id", "response"}``), e.g. another model's outputs scored with ``--lenient``.
+generation callable from ``--model`` (the CLI passes the engine's). ``--endpoint URL --served-model NAME`` evaluates
+a model served behind an OpenAI-compatible API instead (`thinkvl.eval.endpoint`). ``--responses FILE`` evaluates
+responses saved earlier (JSONL of ``{"id", "response"}``), e.g. another model's outputs scored with ``--lenient``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from thinkvl.config import add_config_flags, config_from_args
 from thinkvl.data.record import Record
 from thinkvl.eval.compare import compare_runs
 from thinkvl.eval.registry import BENCHMARK_LIST, BenchmarkError
-from thinkvl.eval.runner import EvalConfig, EvalError, Generate, run_eval
+from thinkvl.eval.runner import EvalConfig, EvalError, Generate, StreamingModel, run_eval
 
 GenerateFactory = Callable[[argparse.Namespace], Generate]
 
@@ -50,13 +51,29 @@ def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argp
     def handle(args: argparse.Namespace) -> int:
         try:
             config = config_from_args(EvalConfig, args, args.config)
+            sources = [bool(args.responses), bool(args.model), config.endpoint is not None]
+            if sum(sources) > 1:
+                print("error: give one of --model, --endpoint and --responses", file=sys.stderr)
+                return 2
+            generate: Generate | StreamingModel
+            info: dict[str, Any] | None = None
             if args.responses:
                 generate = replay_generate(args.responses)
+            elif config.endpoint is not None:
+                from thinkvl.eval.endpoint import EndpointModel
+
+                endpoint = EndpointModel.from_config(config)
+                for budget in config.thinking_budgets:
+                    endpoint.check([], budget)  # a budget the server can't enforce fails before loading anything
+                endpoint.preflight()
+                generate, info = endpoint, endpoint.describe()
             elif generate_factory is not None and args.model:
                 generate = generate_factory(args)
             else:
                 print(
-                    "error: give --model DIR (with a generation engine wired in) or --responses FILE", file=sys.stderr
+                    "error: give --model DIR (with a generation engine wired in), --endpoint URL --served-model NAME, "
+                    "or --responses FILE",
+                    file=sys.stderr,
                 )
                 return 2
             results = run_eval(
@@ -74,15 +91,32 @@ def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argp
                 loader_options=config.loader_options,
                 scoring_workers=config.scoring_workers,
                 progress=not args.quiet,
+                model_info=info,
             )
         except (BenchmarkError, EvalError, FileNotFoundError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
         print((Path(args.out) / "results.md").read_text(encoding="utf-8"))
         print(f"{len(results['benchmarks'])} benchmark(s); results in {args.out}")
+        failed = _failures(results)
+        if failed:
+            print(
+                f"warning: {failed} item(s) got no response (reasons in predictions/*.jsonl, 'error'); they are left "
+                "out of the scores. Run the same command again to retry them.",
+                file=sys.stderr,
+            )
+            return 1
         return 0
 
     return handle
+
+
+def _failures(results: dict[str, Any]) -> int:
+    return sum(
+        b.get("extra", {}).get("errors", 0)
+        for entry in results["benchmarks"].values()
+        for b in entry.get("budgets", {}).values()
+    )
 
 
 def handle_compare(args: argparse.Namespace) -> int:

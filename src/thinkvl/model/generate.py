@@ -237,25 +237,29 @@ class TransformersEngine:
         }
 
 
-def make_generate(
-    engine: RolloutEngine,
-    *,
-    answer_budget: int = ANSWER_BUDGET,
-    default_budget: int = THINKING_BUDGET,
-    thinking: bool = True,
-):
+def make_generate(engine: RolloutEngine, *, answer_budget: int = ANSWER_BUDGET, thinking: bool = True):
     """The ``generate(records, root, thinking_budget) -> texts`` callable the evaluation runner takes: greedy,
-    with the same forced-answering mechanism as RL as its thinking budget (``default_budget`` where the budget is
-    None: a generation always ends somewhere)."""
+    with the same forced-answering mechanism as RL as its thinking budget. A budget of None is no cap: the model
+    may think up to its context length."""
 
     def generate(records: list[Record], root: Path, budget: int | None) -> list[str]:
         params = SamplingParams(
             n=1,
             greedy=True,
             thinking=thinking,
-            thinking_budget=default_budget if budget is None else max(1, budget),
+            thinking_budget=context_length(engine) if budget is None else max(1, budget),
             answer_budget=answer_budget,
         )
         return [r.text for r in engine.generate(records, root, params)]
 
     return generate
+
+
+def context_length(engine: RolloutEngine) -> int:
+    """The engine's model's context length in tokens: the only cap on an uncapped thought."""
+    config = getattr(getattr(getattr(engine, "bundle", None), "model", None), "config", None)
+    text = config.get_text_config() if config is not None else None
+    length = getattr(text, "max_position_embeddings", None)
+    if not isinstance(length, int) or length < 1:
+        raise ValueError(f"{type(engine).__name__} doesn't say its context length: give a thinking budget")
+    return length

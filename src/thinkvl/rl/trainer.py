@@ -184,8 +184,13 @@ class RLCSTrainer:
             index = mine[start : start + cfg.micro_batch_size]
             micro = [items[i] for i in index]
             batch = self._policy_batch(micro, prompts)
+            # Entropy with gradient only for an entropy bonus; otherwise a metric on a sample of tokens.
             logp, entropy = token_logprobs(
-                model, batch, temperature=cfg.temperature, suppressed=self.suppressed, with_entropy=True
+                model,
+                batch,
+                temperature=cfg.temperature,
+                suppressed=self.suppressed,
+                entropy="all" if cfg.entropy_coef > 0 else "sample",
             )
             if olds is None:
                 old = logp.detach()
@@ -208,7 +213,7 @@ class RLCSTrainer:
                 cfg.loss_averaging,
                 ref_logprobs=ref,
                 kl_coef=cfg.kl_coef,
-                entropy=entropy if cfg.entropy_coef > 0 else entropy.detach(),
+                entropy=entropy,
                 entropy_coef=cfg.entropy_coef,
                 rollout_logprobs=batch.rollout_logprobs,
                 tis_cap=cfg.tis_cap,
