@@ -95,3 +95,22 @@ def test_strict_mode_reads_no_free_text() -> None:
     v = ChoiceVerifier()
     assert not v.verify("Therefore, the answer is (C).", "C", ANGLES["meta"]).correct
     assert v.verify("Therefore, the answer is (C).", "C", ANGLES["meta"], lenient=True).correct
+
+
+def test_counting_lenient_reads_the_final_count(lenient) -> None:
+    text = "I see 3 red balls and 4 blue ones. So there are 7 balls in total."
+    assert lenient.score(text, {"domain": "counting", "answer": "7"}).correct
+    assert not lenient.score(text, {"domain": "counting", "answer": 3}).correct
+    assert not lenient.score("Sorry, I can't count these objects.", {"domain": "counting", "answer": 0}).correct
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Therefore, the largest angle is at vertex C.",
+        "So the shortest path goes through point (C) first.",
+        "I: the figure shows two parallel lines.",
+    ],
+)
+def test_letters_naming_points_are_not_options(lenient, text: str) -> None:
+    assert not lenient.score(text, ANGLES).correct

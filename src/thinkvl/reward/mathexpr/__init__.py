@@ -25,7 +25,7 @@ _REJECTED = (MathSyntaxError, ArithmeticError, ValueError, TypeError, RecursionE
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _DECIMAL = re.compile(r"\d*\.\d+")
 _SPACE = re.compile(r"\s+")
-_LOOSE_SPACE = re.compile(r"(?<!\w) | (?!\w)")  # a space next to punctuation carries no meaning
+_LOOSE_SPACE = re.compile(r"(?<!\\)(?:(?<!\w) | (?!\w))")  # a space next to punctuation carries no meaning
 # Number formats that can't be misread: thousands grouped by spaces (1 234 567) or dots (1.234.567), and the
 # European 1.234,5; a lone decimal comma (3,5) only in a prediction whose gold is one number (else it's a list).
 _SPACE_GROUPS = re.compile(r"[+-]?\d{1,3}(?: \d{3})+(?:\.\d+)?")
@@ -79,14 +79,16 @@ def math_equal(gold: str, pred: str, rel_tol: float = 1e-6) -> tuple[bool, str]:
             return True, "equal numbers"
         ok = inexact and abs(a - b) <= Fraction(rel_tol) * max(abs(a), abs(b))
         return ok, "equal within tolerance" if ok else "different numbers"
+    # Parse the text as written unless it was a number reformatted above (spacing inside LaTeX can matter).
+    gold, pred = (g if _PLAIN_NUMBER.fullmatch(g) else gold), (p if _PLAIN_NUMBER.fullmatch(p) else pred)
     try:
-        gold_value = parse_value(g)
+        gold_value = parse_value(gold)
     except _REJECTED:
         # A ground truth that is not an expression ("no solution"): compare the answers as text.
         ok = _text_form(g) == _text_form(p)
         return ok, "same text" if ok else "different text"
     try:
-        pred_value = parse_value(p)
+        pred_value = parse_value(pred)
     except _REJECTED as err:
         if _text_form(g) == _text_form(p):
             return True, "same text"

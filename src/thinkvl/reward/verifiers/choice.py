@@ -44,7 +44,14 @@ _CONCLUSION_LETTER = (
 )
 # A text that starts with its letter: "B", "(B)", "B. 4.98 kJ", "A (since it fits best)" (not "A triangle…").
 _LEADING_LETTER = re.compile(r"\s*[(\[]?\s*\**([A-J])\**\s*(?:[)\].:,]+(?:\s|$)|\s*\(|$)")
+_TRAILING_JOINER = re.compile(r"(?:\s*(?:[,;?]|\bor\b|\band\b))+$")  # "(A) left or (B) right?"
 _OPTION_MARK = re.compile(r"(?:^|(?<=\s))(?:\(([A-J])\)|([A-J])[.:)])\s+", re.MULTILINE)
+# "at vertex C." names a point of the figure, not option C.
+_NAMED_POINT = re.compile(
+    r"\b(?:point|vertex|vertices|angle|side|line|segment|edge|triangle|circle|plane|region|row|column|panel|"
+    r"figure|image|graph|bar|node|object|city|person|letter|label(?:led)?|marked)\W*$",
+    re.IGNORECASE,
+)
 _DUPLICATES = "the text matches several options with the same text"
 
 
@@ -141,12 +148,15 @@ class ChoiceVerifier(Verifier):
         if refusals:
             return set(), "refused to answer"
         lead = _LEADING_LETTER.match(text)
-        if lead:
-            letter = lead.group(1)
-            return ({letter}, "lenient leading letter") if letter in valid else (set(), f"{letter} is not an option")
+        if lead and lead.group(1) in valid:
+            return {lead.group(1)}, "lenient leading letter"
         last = conclusion(text)
         for pattern in _CONCLUSION_LETTER:
-            found = [m.group(1).upper() for m in pattern.finditer(last) if m.group(1).upper() in valid]
+            found = [
+                m.group(1).upper()
+                for m in pattern.finditer(last)
+                if m.group(1).upper() in valid and not _NAMED_POINT.search(last[: m.start(1)])
+            ]
             if found:
                 return {found[-1]}, "lenient letter in the conclusion"
         if choices is None:
@@ -196,5 +206,5 @@ def options_from_question(question: str) -> list[str] | None:
     for k, (_, end, _) in enumerate(best):
         stop = best[k + 1][0] if k + 1 < len(best) else len(question)
         body = question[end:stop].split("\n", 1)[0] if k + 1 == len(best) else question[end:stop]
-        options.append(" ".join(body.split()).rstrip(";,").strip())
+        options.append(_TRAILING_JOINER.sub("", " ".join(body.split())))
     return options if all(options) else None

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thinkvl.data.record import count_value
+from thinkvl.reward.extract import final_value
 from thinkvl.reward.numbers import parse_number
 from thinkvl.reward.registry import Verifier, register
 from thinkvl.reward.verdict import Check
@@ -34,6 +35,9 @@ class CountingVerifier(Verifier):
 
     def verify(self, pred: str, answer: Any, meta: dict[str, Any], *, lenient: bool = False) -> Check:
         num = parse_number(pred)
+        if num is None and lenient:  # another model's free text: the count its reasoning ends on
+            value = final_value(pred)
+            num = parse_number(value) if value else None
         if num is None or num.percent:
             return Check(0.0, False, "no single number in the answer")
         if num.value.denominator != 1 or num.value < 0:
