@@ -43,6 +43,7 @@ def _config(tmp: Path, data: Path, out: str, steps: int) -> Path:
         "min_lr_ratio": 1.0,  # a constant rate after warm-up: the schedule doesn't depend on `steps`
         "vocab_size": 512,
         "fsdp": True,
+        "data_shards": 2,  # the data streams, fixed: the data position then resumes on 1 or 2 processes
     }
     path = tmp / f"{out}-{steps}.yaml"
     path.write_text(yaml.safe_dump(cfg))
