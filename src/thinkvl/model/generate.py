@@ -90,9 +90,10 @@ def modality(record: Record) -> str:
 class TransformersEngine:
     """Batched `generate` with a KV cache; each sequence stops at its own end token."""
 
-    def __init__(self, bundle: Bundle, batch_size: int = 16):
+    def __init__(self, bundle: Bundle, batch_size: int = 16, cache: str = "static"):
         self.bundle = bundle
         self.batch_size = batch_size
+        self.cache = cache  # transformers' cache_implementation: "static" or "dynamic"
         self.tokenizer = bundle.tokenizer
         self.tokenizer.padding_side = "left"
         self.stop_ids = stop_token_ids(self.tokenizer)
@@ -137,6 +138,9 @@ class TransformersEngine:
             eos_token_id=self.stop_ids,
             pad_token_id=self.pad_id,
             use_cache=True,
+            # A preallocated cache written in place: no per-step torch.cat of every layer's keys and values
+            # (benchmarks/README.md: the same tokens, ~7% less CPU per rollout step on the tiny model).
+            cache_implementation=self.cache,
             suppress_tokens=self.suppressed,
         )
         if params.greedy:
