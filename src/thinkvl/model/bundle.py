@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoModelForImageTextToText, AutoProcessor, GenerationConfig, PreTrainedModel
 
 from thinkvl.model import tokens as T
@@ -111,7 +112,10 @@ def load_bundle(
     if not (directory / "config.json").is_file():
         raise FileNotFoundError(f"{directory} is not a model directory (no config.json)")
     processor = AutoProcessor.from_pretrained(directory)
-    model = AutoModelForImageTextToText.from_pretrained(
-        directory, dtype=dtype, attn_implementation=attn_implementation
-    ).to(device)
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(
+            directory, dtype=dtype, attn_implementation=attn_implementation
+        ).to(device)
+    except SafetensorError as err:  # a copy cut short or overwritten: say so instead of a Rust traceback
+        raise ValueError(f"{directory}: the weights are corrupt or truncated ({err})") from None
     return Bundle(model=model, processor=processor)

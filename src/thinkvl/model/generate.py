@@ -22,7 +22,7 @@ from thinkvl.model import tokens as T
 from thinkvl.model.bundle import Bundle, stop_token_ids
 from thinkvl.model.chat import render_prompt
 from thinkvl.model.processor import encode
-from thinkvl.model.tokens import FORCE_ANSWER_TEXT
+from thinkvl.model.tokens import ANSWER_BUDGET, FORCE_ANSWER_TEXT, THINKING_BUDGET
 
 
 @dataclass
@@ -30,8 +30,8 @@ class SamplingParams:
     n: int = 1  # responses per record (the group size G in RL)
     temperature: float = 1.0
     top_p: float = 1.0  # the report: top-p < 1 garbled outputs late in RL
-    thinking_budget: int = 256  # tokens before a thought is cut and the answer forced
-    answer_budget: int = 32  # tokens allowed after forcing
+    thinking_budget: int = THINKING_BUDGET  # tokens before a thought is cut and the answer forced
+    answer_budget: int = ANSWER_BUDGET  # tokens allowed after forcing
     force_marker: str = "think_close"  # or "end_of_solution"
     greedy: bool = False
     thinking: bool = True
@@ -255,18 +255,29 @@ class TransformersEngine:
         }
 
 
-def make_generate(engine: RolloutEngine, *, answer_budget: int = 32, default_budget: int = 512, thinking: bool = True):
+def make_generate(engine: RolloutEngine, *, answer_budget: int = ANSWER_BUDGET, thinking: bool = True):
     """The ``generate(records, root, thinking_budget) -> texts`` callable the evaluation runner takes: greedy,
-    with the same forced-answering mechanism as RL as its thinking budget."""
+    with the same forced-answering mechanism as RL as its thinking budget. A budget of None is no cap: the model
+    may think up to its context length."""
 
     def generate(records: list[Record], root: Path, budget: int | None) -> list[str]:
         params = SamplingParams(
             n=1,
             greedy=True,
             thinking=thinking,
-            thinking_budget=default_budget if budget is None else max(1, budget),
+            thinking_budget=context_length(engine) if budget is None else max(1, budget),
             answer_budget=answer_budget,
         )
         return [r.text for r in engine.generate(records, root, params)]
 
     return generate
+
+
+def context_length(engine: RolloutEngine) -> int:
+    """The engine's model's context length in tokens: the only cap on an uncapped thought."""
+    config = getattr(getattr(getattr(engine, "bundle", None), "model", None), "config", None)
+    text = config.get_text_config() if config is not None else None
+    length = getattr(text, "max_position_embeddings", None)
+    if not isinstance(length, int) or length < 1:
+        raise ValueError(f"{type(engine).__name__} doesn't say its context length: give a thinking budget")
+    return length

@@ -27,9 +27,9 @@ from thinkvl.model import tokens as T
 from thinkvl.model.bundle import Bundle
 from thinkvl.model.chat import render_prompt
 from thinkvl.model.embed import visual_as_images
-from thinkvl.model.generate import Rollout, RolloutEngine, SamplingParams
+from thinkvl.model.generate import Rollout, RolloutEngine
 from thinkvl.model.processor import encode
-from thinkvl.rl.config import RLConfig
+from thinkvl.rl.config import RLConfig, sampling_params
 from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS, CurriculumSampler, GradeEntry
 from thinkvl.rl.dynamic_sampling import ExpansionController, select_groups
 from thinkvl.rl.loss import group_advantages, policy_loss
@@ -45,17 +45,6 @@ class Group:
     rollouts: list[Rollout]
     rewards: list[float]
     correct: list[bool]
-
-
-def sampling_params(cfg: RLConfig) -> SamplingParams:
-    return SamplingParams(
-        n=cfg.group_size,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        thinking_budget=cfg.thinking_budget,
-        answer_budget=cfg.answer_budget,
-        force_marker=cfg.force_answer_marker,
-    )
 
 
 class RLCSTrainer:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext
@@ -26,7 +27,7 @@ from thinkvl.train.checkpoint import latest_checkpoint, load_state, rng_state, s
 from thinkvl.train.config import StageConfig
 from thinkvl.train.loss import token_loss_sum
 from thinkvl.train.packing import PackingStats, collate_packed, pack
-from thinkvl.train.samples import Sample, build_sample
+from thinkvl.train.samples import Sample, Skipped, build_sample
 
 
 @dataclass
@@ -67,9 +68,9 @@ def freeze(model: Any, cfg: StageConfig) -> None:
             p.requires_grad_(False)
 
 
-def build_samples(cfg: StageConfig, dataset: Dataset, bundle: Bundle, show: bool) -> tuple[list[Sample], list[str]]:
-    """Tokenise every record; a record that can't be used is skipped and reported, never silently."""
-    samples, skipped = [], []
+def build_samples(cfg: StageConfig, dataset: Dataset, bundle: Bundle, show: bool) -> tuple[list[Sample], Skipped]:
+    """Tokenise every record; a record that can't be used is skipped and reported with its reason, never silently."""
+    samples, skipped = [], Skipped()
     for record in tqdm(dataset.records, desc="tokenising", disable=not show, leave=False):
         try:
             samples.append(
@@ -78,7 +79,11 @@ def build_samples(cfg: StageConfig, dataset: Dataset, bundle: Bundle, show: bool
                 )
             )
         except ValueError as err:
-            skipped.append(f"{record.id}: {err}")
+            skipped.add(record.id, err)
+    if skipped and show:
+        tqdm.write(skipped.describe(), file=sys.stderr)
+    if not samples:
+        raise ValueError(f"no usable record in {cfg.data}: {skipped.describe()}")
     return samples, skipped
 
 
@@ -153,7 +158,10 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
         samples = oversample(samples, {r.id: r.domain for r in dataset.records}, cfg.domain_weights, cfg.seed)
     packs, stats = pack(samples, cfg.pack_len, cfg.overflow)
     if not packs:
-        raise ValueError("every sample was dropped: raise pack_len or use overflow: truncate")
+        raise ValueError(
+            f"every sample is longer than pack_len {cfg.pack_len} and overflow is 'drop': raise pack_len or use "
+            "overflow: truncate"
+        )
     model = wrap_model(bundle.model, cfg, info)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -182,7 +190,7 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
                 "packing/packs": stats.packs,
                 "packing/truncated": stats.truncated,
                 "packing/dropped": stats.dropped,
-                "data/skipped_records": len(skipped),
+                **skipped.metrics(),
             },
         )
     pad = bundle.tokenizer.pad_token_id
