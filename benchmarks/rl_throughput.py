@@ -386,6 +386,7 @@ def main() -> None:
 
         results: dict[str, dict[str, list]] = {side: {k: [] for k in "tnrpc"} for side in ("ours", "trl")}
         round_tps: dict[str, list[float]] = {"ours": [], "trl": []}
+        round_cpu: dict[str, list[float]] = {"ours": [], "trl": []}
         for r in range(args.rounds):
             for side in ("ours", "trl") if r % 2 == 0 else ("trl", "ours"):
                 if side == "ours":
@@ -396,6 +397,7 @@ def main() -> None:
                     results[side][key] += values
                 times, tokens, _, phases, _ = measured
                 round_tps[side].append(sum(tokens) / sum(times))
+                round_cpu[side].append(sum(tokens) / sum(measured[4]))
                 print(
                     f"round {r + 1} {side:>4}: {round_tps[side][-1]:7,.0f} completion tokens/s "
                     f"({sum(tokens)} tokens in {sum(times):.1f} s, {sum(measured[4]):.1f} CPU s, over {len(times)} "
@@ -420,9 +422,12 @@ def main() -> None:
     )
     # On a shared machine the wall clock also measures the other jobs; CPU time is what each side itself used.
     cpu_tps = {side: sum(v["n"]) / sum(v["c"]) for side, v in results.items()}
+    cpu_ratios = [a / b for a, b in zip(round_cpu["ours"], round_cpu["trl"])]
     print(
         f"ratio ours/TRL per CPU second: {cpu_tps['ours'] / cpu_tps['trl']:.2f}x ({cpu_tps['ours']:,.0f} vs "
-        f"{cpu_tps['trl']:,.0f} completion tokens per CPU second); load average {os.getloadavg()[0]:.1f}"
+        f"{cpu_tps['trl']:,.0f} completion tokens per CPU second); per round "
+        f"{', '.join(f'{x:.2f}' for x in cpu_ratios)} (min {min(cpu_ratios):.2f}, max {max(cpu_ratios):.2f}); "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
 
 
