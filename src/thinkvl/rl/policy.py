@@ -202,20 +202,22 @@ def final_hidden_states(model: Any, batch: PolicyBatch) -> torch.Tensor:
     The model's own forward runs (so wrappers around it see the call); a hook on the final norm reads its
     output and ``logits_to_keep`` of no position makes the LM head a no-op."""
     inner = _unwrap(model)
+    device = inner.get_output_embeddings().weight.device
+    inputs = {k: v.to(device) if v is not None else None for k, v in batch.inputs.items()}
     captured: list[torch.Tensor] = []
     handle = inner.model.language_model.norm.register_forward_hook(lambda _m, _i, out: captured.append(out))
     extra: dict[str, Any] = {}
     if batch.visual is not None:
         pixels, grids, order = batch.visual
-        features = inner.get_image_features(pixels, grids, return_dict=True).pooler_output  # one per distinct
+        features = inner.get_image_features(pixels.to(device), grids.to(device), return_dict=True).pooler_output
         extra["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=[features[i] for i in order])}
     try:
         model(
-            input_ids=batch.inputs["input_ids"],
-            position_ids=batch.inputs["position_ids"],
-            attention_mask=batch.inputs["attention_mask"],
+            input_ids=inputs["input_ids"],
+            position_ids=inputs["position_ids"],
+            attention_mask=inputs["attention_mask"],
             use_cache=False,
-            logits_to_keep=torch.zeros(0, dtype=torch.long),
+            logits_to_keep=torch.zeros(0, dtype=torch.long, device=device),
             **extra,
         )
     finally:
@@ -279,18 +281,18 @@ def token_logprobs(
     (for an entropy bonus), ``"sample"`` without, at up to ``ENTROPY_SAMPLE`` evenly spaced tokens and NaN at the
     others (a metric), ``"none"``: None."""
     hidden = final_hidden_states(model, batch)
-    states = hidden.reshape(-1, hidden.shape[-1])[batch.predict_at]  # [N, hidden]
+    device = hidden.device
+    states = hidden.reshape(-1, hidden.shape[-1])[batch.predict_at.to(device)]  # [N, hidden]
+    targets, mask = batch.targets.to(device), batch.mask.to(device)
     head = _unwrap(model).get_output_embeddings()
-    banned = torch.tensor(sorted(set(suppressed)), device=states.device) if suppressed else None
-    logp, ent = _chunked_head(states, batch.targets, head, temperature, banned, entropy == "all")
-    out = torch.zeros(batch.mask.shape, dtype=logp.dtype, device=logp.device)
-    out = out.masked_scatter(batch.mask, logp)
+    banned = torch.tensor(sorted(set(suppressed)), device=device) if suppressed else None
+    logp, ent = _chunked_head(states, targets, head, temperature, banned, entropy == "all")
+    out = torch.zeros(mask.shape, dtype=logp.dtype, device=device).masked_scatter(mask, logp)
     if entropy == "none":
         return out, None
     if entropy == "sample":
         with torch.no_grad():
             stride = -(-len(states) // ENTROPY_SAMPLE)
-            ent = torch.full((len(states),), float("nan"), device=states.device)
-            _, ent[::stride] = _chunked_head(states[::stride], batch.targets[::stride], head, temperature, banned, True)
-    full = torch.zeros(batch.mask.shape, dtype=ent.dtype, device=ent.device)
-    return out, full.masked_scatter(batch.mask, ent)
+            ent = torch.full((len(states),), float("nan"), device=device)
+            _, ent[::stride] = _chunked_head(states[::stride], targets[::stride], head, temperature, banned, True)
+    return out, torch.zeros(mask.shape, dtype=ent.dtype, device=device).masked_scatter(mask, ent)
