@@ -68,3 +68,27 @@ def test_corrupt_weights_are_named(tmp_path, tiny_bundle, capsys, damage):
         load_bundle(model)
     status = main(["chat", "how many?", "--model", str(model)])
     _one_line_error(capsys, status, str(model), "corrupt or truncated")
+
+
+@pytest.mark.parametrize("text", ["steps: [1\n", "- a\n- b\n"], ids=["malformed", "top-level list"])
+def test_bad_yaml_is_one_line_for_every_command(tmp_path, data, capsys, text):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    rollouts = tmp_path / "rollouts.jsonl"
+    rollouts.write_text(json.dumps({"response": "x", "domain": "counting", "answer": 4}) + "\n")
+    saved = tmp_path / "responses.jsonl"
+    saved.write_text(json.dumps({"id": "x", "response": "4"}) + "\n")
+    commands = [
+        ["sft", str(bad)],
+        ["pretrain", str(bad)],
+        ["rl", str(bad)],
+        ["grade", str(bad)],
+        ["demo", "--config", str(bad), "--out", str(tmp_path / "demo")],
+        ["data", "filter", str(bad)],
+        ["reward", "score", str(rollouts), "--config", str(bad), "--workers", "1"],
+        ["eval", "run", "--config", str(bad), "--responses", str(saved), "--out", str(tmp_path / "e")],
+        ["eval", "run", "--reward-config", str(bad), "--responses", str(saved), "--out", str(tmp_path / "e")],
+    ]
+    for argv in commands:
+        line = _one_line_error(capsys, main(argv), str(bad))
+        assert ("malformed YAML (line" in line) or ("mapping" in line), (argv, line)

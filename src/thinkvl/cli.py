@@ -65,10 +65,10 @@ def _generate_factory(args: argparse.Namespace):
     from thinkvl.model import load_bundle
     from thinkvl.model.generate import TransformersEngine, make_generate
 
-    batch_size = config_from_args(EvalConfig, args, args.config).batch_size
+    config = config_from_args(EvalConfig, args, args.config)
     bundle = load_bundle(args.model)
     bundle.model.eval()
-    return make_generate(TransformersEngine(bundle, batch_size=batch_size))
+    return make_generate(TransformersEngine(bundle, batch_size=config.batch_size), answer_budget=config.answer_budget)
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:

@@ -26,12 +26,9 @@ from thinkvl.reward import RewardSystem
 
 
 @pytest.fixture(scope="module")
-def bench_dir(request):
-    from pathlib import Path
-
-    path = (Path(__file__).resolve().parents[2] / ".." / "shared" / "benchdata").resolve()
-    assert path.is_dir(), f"shared/benchdata not found at {path}"
-    return path
+def bench_dir(benchdata):
+    """shared/benchdata (skipped with the reason where absent: see tests/conftest.py)."""
+    return benchdata
 
 
 def _score(bench_name, records, responses, reward_config, *, lenient=False):

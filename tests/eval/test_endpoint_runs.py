@@ -25,12 +25,10 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 @pytest.fixture(scope="module")
-def mathvista(tmp_path_factory, kit):
+def mathvista(tmp_path_factory, kit, benchdata):
     """MathVista's real testmini.json with one distinct synthetic image per item, Bard's answers as responses, and
     a map from image bytes to item, which is how the stub knows which item a request is for."""
-    bench = (kit.benchdata / "mathvista").resolve()
-    if not bench.is_dir():
-        pytest.skip(f"shared/benchdata not found at {bench}")
+    bench = benchdata / "mathvista"
     root = tmp_path_factory.mktemp("mv") / "data"
     (root / "mathvista").mkdir(parents=True)
     items = json.loads((bench / "testmini.json").read_text())

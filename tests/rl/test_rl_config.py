@@ -83,3 +83,34 @@ def test_unknown_keys_are_refused():
 def test_invalid_values_raise_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         RLConfig(**{field: value})
+
+
+def test_sampling_params_carry_every_sampling_field():
+    from thinkvl.rl.config import sampling_params
+
+    cfg = RLConfig(
+        temperature=0.7, top_p=0.9, thinking_budget=99, answer_budget=11, force_answer_marker="end_of_solution"
+    )
+    p = sampling_params(cfg)
+    assert (p.n, p.temperature, p.top_p, p.thinking_budget, p.answer_budget) == (8, 0.7, 0.9, 99, 11)
+    assert p.force_marker == "end_of_solution" and not p.greedy
+    assert sampling_params(cfg, n=3).n == 3
+
+
+def test_budget_defaults_are_stated_once():
+    import argparse
+    import inspect
+
+    from thinkvl.eval.runner import EvalConfig
+    from thinkvl.model import commands as chat
+    from thinkvl.model.generate import SamplingParams, make_generate
+
+    budgets = (T.THINKING_BUDGET, T.ANSWER_BUDGET)
+    assert (RLConfig().thinking_budget, RLConfig().answer_budget) == budgets
+    assert (SamplingParams().thinking_budget, SamplingParams().answer_budget) == budgets
+    assert EvalConfig().answer_budget == T.ANSWER_BUDGET
+    assert inspect.signature(make_generate).parameters["answer_budget"].default == T.ANSWER_BUDGET
+    parser = argparse.ArgumentParser()
+    chat.add_commands(parser.add_subparsers())
+    args = parser.parse_args(["chat", "q", "--model", "m"])
+    assert (args.thinking_budget, args.answer_budget) == budgets

@@ -91,6 +91,7 @@ def test_forced_answering_closes_the_thought_and_masks_the_marker(setup):
         assert len(r.response_ids) <= 3 + len(marker) + 4
 
 
+@pytest.mark.slow
 def test_an_iteration_updates_the_policy_and_logs(setup):
     root, _, ds = setup
     bundle = create_bundle("tiny", seed=0, vocab_size=512)
@@ -118,6 +119,7 @@ def test_an_iteration_updates_the_policy_and_logs(setup):
     assert trainer.sampler.tier_histogram()["ungraded"] < len(ds.records)
 
 
+@pytest.mark.slow
 def test_all_invalid_groups_train_nothing_and_expand_the_draw(setup):
     root, _, ds = setup
     bundle = create_bundle("tiny", seed=0, vocab_size=512)
@@ -132,6 +134,7 @@ def test_all_invalid_groups_train_nothing_and_expand_the_draw(setup):
     assert len(trainer.select_prompts()) == 9
 
 
+@pytest.mark.slow
 def test_resumed_run_matches_an_uninterrupted_one(setup):
     root, _, _ = setup
     straight = run_rl(_cfg(root, out=str(root / "straight"), iterations=3), reward=HashReward(), show_progress=False)

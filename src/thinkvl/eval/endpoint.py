@@ -40,7 +40,7 @@ from typing import Any
 from thinkvl.data.record import Record, content_parts
 from thinkvl.eval.runner import EvalConfig, EvalError, Generated
 from thinkvl.model.chat import render_prompt
-from thinkvl.model.tokens import FORCE_ANSWER_TEXT, THINK_CLOSE, THINK_OPEN
+from thinkvl.model.tokens import ANSWER_BUDGET, FORCE_ANSWER_TEXT, THINK_CLOSE, THINK_OPEN
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 MAX_BACKOFF = 60.0  # seconds; also the most of a Retry-After that is honoured
@@ -123,7 +123,7 @@ class EndpointModel:
         temperature: float = 0.0,
         top_p: float = 1.0,
         max_tokens: int | None = None,
-        answer_budget: int = 32,
+        answer_budget: int = ANSWER_BUDGET,
         force_marker: str = "think_close",
         budget_via: str = "continue",
         extra: dict[str, Any] | None = None,

@@ -36,6 +36,7 @@ from thinkvl.eval import metrics, report
 from thinkvl.eval.loaders import LoadedBenchmark, load_benchmark
 from thinkvl.eval.registry import Benchmark, BenchmarkError, resolve_tasks
 from thinkvl.eval.tables import DataNotFoundError
+from thinkvl.model.tokens import ANSWER_BUDGET
 from thinkvl.reward import DomainConfig, RewardConfig, RewardSystem, Verdict
 
 Generate = Callable[[list[Record], Path, "int | None"], list[str]]
@@ -95,7 +96,7 @@ class EvalConfig:
     temperature: float = option(0.0, "sampling temperature sent to the server (0: greedy, as the local path)")
     top_p: float = option(1.0, "top-p sent to the server")
     max_tokens: int | None = option(None, "token cap per response when the thinking budget is null (null: none)")
-    answer_budget: int = option(32, "tokens allowed for the answer after a thought is cut at its budget")
+    answer_budget: int = option(ANSWER_BUDGET, "tokens allowed for the answer after a thought is cut at its budget")
     force_marker: Literal["think_close", "end_of_solution"] = option(
         "think_close", "what closes a cut thought: '</think><answer>' or '<|end_of_solution|>'"
     )

@@ -118,4 +118,17 @@ def load_bundle(
         ).to(device)
     except SafetensorError as err:  # a copy cut short or overwritten: say so instead of a Rust traceback
         raise ValueError(f"{directory}: the weights are corrupt or truncated ({err})") from None
+    ensure_attention_bias(model.config)
     return Bundle(model=model, processor=processor)
+
+
+def ensure_attention_bias(config: Any) -> bool:
+    """Mark a glm4v config's decoder as having q/k/v biases (it always has); True if the key was missing.
+
+    Directories saved before thinkvl wrote the key lack it, and vLLM then drops the biases; loading one adds it, so
+    the next `save_bundle` writes it."""
+    text = getattr(config, "text_config", None)
+    if getattr(config, "model_type", None) != "glm4v" or text is None or getattr(text, "attention_bias", None):
+        return False
+    text.attention_bias = True
+    return True

@@ -87,6 +87,28 @@ def modality(record: Record) -> str:
     return "video" if "video" in kinds else "image" if "image" in kinds else "text"
 
 
+# Placeholders and prompt-only tags must never be generated: a sampled <|image|> would ask the model for image
+# features that don't exist when the response is read back. Every engine suppresses the same ones.
+NEVER_GENERATED = (
+    T.IMAGE,
+    T.VIDEO,
+    T.BEGIN_OF_IMAGE,
+    T.END_OF_IMAGE,
+    T.BEGIN_OF_VIDEO,
+    T.END_OF_VIDEO,
+    T.GMASK,
+    T.SOP,
+    T.SYSTEM,
+    T.PAD,
+)
+
+
+def suppressed_token_ids(tokenizer: Any) -> list[int]:
+    """The ids of `NEVER_GENERATED` in this tokenizer."""
+    vocab = tokenizer.get_vocab()
+    return [vocab[t] for t in NEVER_GENERATED if t in vocab]
+
+
 # Longest generation that gets a static KV cache under cache="auto".
 STATIC_CACHE_MAX_NEW = 512
 
@@ -124,22 +146,7 @@ class TransformersEngine:
         self.tokenizer.padding_side = "left"
         self.stop_ids = stop_token_ids(self.tokenizer)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
-        # Placeholders and prompt-only tags must never be generated: a sampled <|image|> would ask the model
-        # for image features that don't exist when the response is read back.
-        never = (
-            T.IMAGE,
-            T.VIDEO,
-            T.BEGIN_OF_IMAGE,
-            T.END_OF_IMAGE,
-            T.BEGIN_OF_VIDEO,
-            T.END_OF_VIDEO,
-            T.GMASK,
-            T.SOP,
-            T.SYSTEM,
-            T.PAD,
-        )
-        vocab = self.tokenizer.get_vocab()
-        self.suppressed = [vocab[t] for t in never if t in vocab]
+        self.suppressed = suppressed_token_ids(self.tokenizer)
 
     @torch.no_grad()
     def generate(self, records: list[Record], root: str | Path, params: SamplingParams) -> list[Rollout]:

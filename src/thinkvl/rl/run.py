@@ -35,11 +35,12 @@ PLOTS = {
 }
 
 
-def make_engine(cfg: RLConfig, bundle: Bundle) -> RolloutEngine:
+def make_engine(cfg: RLConfig, bundle: Bundle, model_dir: str | Path | None = None) -> RolloutEngine:
+    """The rollout engine; vLLM loads ``model_dir`` (the directory the bundle came from) and is synced each step."""
     if cfg.engine == "vllm":
         from thinkvl.model.vllm_engine import VLLMEngine
 
-        return VLLMEngine(bundle)
+        return VLLMEngine(bundle, model_dir if model_dir is not None else cfg.model)
     return TransformersEngine(bundle, batch_size=cfg.rollout_batch_size)
 
 
@@ -67,10 +68,11 @@ def run_rl(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> 
     random.seed(cfg.seed)
     dataset = _dataset(cfg)
     checkpoint = latest_checkpoint(out / "checkpoints")
-    bundle = load_bundle(checkpoint / "model" if checkpoint else cfg.model)
+    model_dir = checkpoint / "model" if checkpoint else cfg.model
+    bundle = load_bundle(model_dir)
     reward = reward if reward is not None else make_reward()
     trainer = RLCSTrainer(
-        cfg, bundle, dataset, reward, make_engine(cfg, bundle), grades=load_grades(cfg.grades), info=info
+        cfg, bundle, dataset, reward, make_engine(cfg, bundle, model_dir), grades=load_grades(cfg.grades), info=info
     )
     if checkpoint is not None:
         state = load_state(checkpoint)

@@ -2,7 +2,10 @@
 
 One iteration reads as the report describes it::
 
-    select_prompts → rollout → score → select_groups → advantages → update → curriculum.update → log
+    select_prompts → rollout → score → curriculum.update → select_groups → advantages → update → log
+
+`select_prompts` re-sets the curriculum weights and over-draws by the expansion ratio; every scored group, valid
+or not, updates the online pass rates before dynamic sampling drops the all-equal groups.
 
 Curriculum and dynamic sampling expansion decide *which* prompts are rolled out; groups whose rewards are all
 equal are dropped before the update (they carry no gradient); the policy loss is GRPO with clip-higher, no KL

@@ -132,18 +132,29 @@ def skip_reason(message: str) -> str:
 
 @dataclass
 class Skipped:
-    """Records a stage could not use, each with its error: counted by reason in the metrics, the first few shown."""
+    """Records a stage could not use: counted by reason in the metrics, the first few kept with their errors.
 
-    errors: list[tuple[str, str]] = field(default_factory=list)  # (record id, message)
+    Memory stays bounded on a corpus: only ``keep`` messages are held, the rest are counted."""
 
-    def add(self, record_id: str, err: Exception) -> None:
-        self.errors.append((record_id, str(err)))
+    errors: list[tuple[str, str]] = field(default_factory=list)  # the first `keep` (record id, message)
+    reasons: Counter[str] = field(default_factory=Counter)
+    keep: int = 20
+
+    def add(self, record_id: str, err: Exception | str) -> None:
+        message = str(err)
+        self.reasons[skip_reason(message)] += 1
+        if len(self.errors) < self.keep:
+            self.errors.append((record_id, message))
+
+    def update(self, other: Skipped) -> None:
+        self.reasons.update(other.reasons)
+        self.errors.extend(other.errors[: max(0, self.keep - len(self.errors))])
 
     def __len__(self) -> int:
-        return len(self.errors)
+        return sum(self.reasons.values())
 
     def counts(self) -> Counter[str]:
-        return Counter(skip_reason(message) for _, message in self.errors)
+        return Counter(self.reasons)
 
     def metrics(self) -> dict[str, int]:
         """``data/skipped_records`` and one ``data/skipped/<reason>`` per cause."""

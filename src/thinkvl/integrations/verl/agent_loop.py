@@ -116,8 +116,8 @@ class ForcedAnswerAgentLoop(SingleTurnAgentLoop):
     def __init__(
         self,
         *args: Any,
-        thinking_budget: int = 2048,
-        answer_budget: int = 256,
+        thinking_budget: int = T.THINKING_BUDGET,
+        answer_budget: int = T.ANSWER_BUDGET,
         marker: str = "think_close",
         **kwargs: Any,
     ):
