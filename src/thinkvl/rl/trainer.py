@@ -36,7 +36,7 @@ from thinkvl.rl.config import RLConfig, sampling_params
 from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS, CurriculumSampler, GradeEntry
 from thinkvl.rl.dynamic_sampling import ExpansionController, select_groups
 from thinkvl.rl.loss import group_advantages, policy_loss
-from thinkvl.rl.policy import PromptEncoding, policy_batch, rollout_sample, token_logprobs
+from thinkvl.rl.policy import PromptEncoding, policy_batch, shares_prompts, token_logprobs
 from thinkvl.train.distributed import DistInfo
 
 
@@ -244,9 +244,13 @@ class RLCSTrainer:
         return PromptEncoding(ids[0], types[0], positions, *visual_as_images(enc))
 
     def _policy_batch(self, micro: list[tuple[Group, Rollout, float]], prompts: dict) -> Any:
-        samples = [rollout_sample(prompts[g.record.id], r, self.bundle.model) for g, r, _ in micro]
-        lens = [len(prompts[g.record.id].input_ids) for g, _, _ in micro]
-        return policy_batch(samples, [r for _, r, _ in micro], self.bundle.tokenizer.pad_token_id, lens)
+        model = self.bundle.model
+        return policy_batch(
+            [prompts[g.record.id] for g, _, _ in micro],
+            [r for _, r, _ in micro],
+            self.bundle.tokenizer.pad_token_id,
+            share_prompts=shares_prompts(model),
+        )
 
     # -- one iteration -----------------------------------------------------------------------------------------
     def step(self) -> dict[str, Any]:
