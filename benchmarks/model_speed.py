@@ -7,6 +7,8 @@ forcing, per-sequence stop, log-probs of the sampled tokens) against plain trans
 the same prompts with the same settings (sampling, max new tokens, suppressed and stop tokens), both starting from
 records (prompt encoding included); both count generated tokens up to and including each sequence's stop token.
 The sides alternate step by step (the first of each is a warm-up, untimed), and the script prints the ratios.
+Memory: the peak memory of the RL log-probs (forward + backward) for a long prompt and the 9B model's vocabulary,
+today's full logits against ours (response positions only, chunked LM head), each in a fresh process.
 
     python benchmarks/model_speed.py [--preset tiny] [--steps 10] [--batch 16] [--pack-len 512] [--threads 1]
 """
@@ -15,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import copy
+import multiprocessing
 import os
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -136,6 +141,68 @@ def generation(bundle: Any, records: list, root: Any, args: argparse.Namespace) 
     print(f"  ratio ours/plain generate (tokens/s): {_ratio(per_token['plain'], per_token['ours'])}")
 
 
+def _peak_rss_mb(mode: str, prompt_len: int, group: int, response_len: int, vocab: int) -> tuple[float, float]:
+    """In a fresh process: the rise of peak RSS over one forward + backward of a group's response log-probs,
+    today's way (``full``: padded rows, logits over every position and the whole vocabulary, then log-softmax)
+    or ours (``ours``: packed, hidden states at response positions, chunked LM head)."""
+    from thinkvl.model.generate import Rollout
+    from thinkvl.rl.policy import PromptEncoding, policy_batch, rollout_sample, token_logprobs
+    from thinkvl.train.loss import forward_logits
+
+    torch.set_num_threads(1)
+    bundle = create_bundle("tiny", seed=0)
+    bundle.model.resize_token_embeddings(vocab)
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(40, len(bundle.tokenizer), (prompt_len,), generator=g)
+    prompt = PromptEncoding(ids, torch.zeros_like(ids), torch.arange(prompt_len)[None].expand(3, -1), None, None)
+    rollouts = []
+    for _ in range(group):
+        response = torch.randint(40, len(bundle.tokenizer), (response_len,), generator=g).tolist()
+        rollouts.append(Rollout("r", "", response, [0.0] * response_len, [1] * response_len))
+    pad = bundle.tokenizer.pad_token_id
+    batch = policy_batch([prompt] * group, rollouts, pad)
+    padded = collate_padded([rollout_sample(prompt, r) for r in rollouts], pad)
+    for param in bundle.model.parameters():  # weight gradients are the same both ways: allocate them first
+        param.grad = torch.zeros_like(param)
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS mark (Linux)
+    base = _rss_kb("VmRSS")
+    start = time.process_time()
+    if mode == "full":
+        logp = torch.log_softmax(forward_logits(bundle.model, padded)[:, prompt_len - 1 : -1].float(), dim=-1)
+        total = logp.gather(-1, padded["input_ids"][:, prompt_len:, None]).sum()
+    else:
+        total = token_logprobs(bundle.model, batch)[0].sum()
+    total.backward()
+    return (_rss_kb("VmHWM") - base) / 1024, time.process_time() - start
+
+
+def _rss_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def logprob_memory(args: argparse.Namespace) -> None:
+    """Peak memory of the RL log-probs for long prompts, each way and length in its own process."""
+    print(
+        f"RL log-probs + backward, {args.mem_group} responses of {args.mem_response} tokens, vocabulary "
+        f"{args.mem_vocab:,} (tiny model otherwise); peak memory above the model, its weight gradients and inputs:"
+    )
+    context = multiprocessing.get_context("spawn")
+    for prompt in args.mem_prompt:
+        shape = (prompt, args.mem_group, args.mem_response, args.mem_vocab)
+        result = {}
+        for mode in ("full", "ours"):
+            with ProcessPoolExecutor(1, mp_context=context) as pool:
+                result[mode] = pool.submit(_peak_rss_mb, mode, *shape).result()
+        (full_mb, full_cpu), (ours_mb, ours_cpu) = result["full"], result["ours"]
+        print(
+            f"  prompt {prompt:>5} tokens: full logits +{full_mb:,.0f} MB ({full_cpu:.2f} CPU s), ours "
+            f"+{ours_mb:,.0f} MB ({ours_cpu:.2f} CPU s): {full_mb / ours_mb:.1f}x less memory"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="tiny")
@@ -144,6 +211,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16, help="samples per training step and prompts per generate call")
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--gen-reps", type=int, default=4, help="timed generate calls per side")
+    ap.add_argument("--mem-prompt", type=int, nargs="+", default=[256, 1024], help="prompt lengths (memory check)")
+    ap.add_argument("--mem-group", type=int, default=2)
+    ap.add_argument("--mem-response", type=int, default=64)
+    ap.add_argument("--mem-vocab", type=int, default=151_552, help="the 9B model's vocabulary")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["training", "generation", "memory"])
     add_threads_argument(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -156,10 +228,14 @@ def main() -> None:
             f"preset {args.preset}: {bundle.num_parameters:,} parameters, torch threads {torch.get_num_threads()}, "
             f"load average {os.getloadavg()[0]:.1f}"
         )
-        samples = [build_sample(r, ds.root, bundle.processor, bundle.model, "sft") for r in ds.records]
-        training(bundle, samples, args)
-        images = [r for r in ds.records if modality(r) == "image"][: args.batch]
-        generation(bundle, images, ds.root, args)
+        if "training" not in args.skip:
+            samples = [build_sample(r, ds.root, bundle.processor, bundle.model, "sft") for r in ds.records]
+            training(bundle, samples, args)
+        if "generation" not in args.skip:
+            images = [r for r in ds.records if modality(r) == "image"][: args.batch]
+            generation(bundle, images, ds.root, args)
+    if "memory" not in args.skip:
+        logprob_memory(args)
 
 
 if __name__ == "__main__":

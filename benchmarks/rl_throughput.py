@@ -67,20 +67,22 @@ PHASES = ("generation", "scoring", "update")
 
 
 class PhaseClock:
-    """Wall time spent inside chosen methods of an object, by phase; ``snapshot()`` copies the running totals."""
+    """Wall and CPU time spent inside chosen methods of an object, by phase (CPU under ``"cpu " + phase``);
+    ``snapshot()`` copies the running totals."""
 
     def __init__(self) -> None:
-        self.total = dict.fromkeys(PHASES, 0.0)
+        self.total = dict.fromkeys([*PHASES, *(f"cpu {k}" for k in PHASES)], 0.0)
 
     def wrap(self, obj: Any, method: str, phase: str) -> None:
         inner = getattr(obj, method)
 
         def timed(*a: Any, **k: Any) -> Any:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             try:
                 return inner(*a, **k)
             finally:
                 self.total[phase] += time.perf_counter() - start
+                self.total[f"cpu {phase}"] += time.process_time() - start_cpu
 
         setattr(obj, method, timed)
 
@@ -88,14 +90,17 @@ class PhaseClock:
         return dict(self.total)
 
 
-def phase_split(snaps: list[dict[str, float]], times: list[float], rest: str = "other") -> list[dict[str, float]]:
-    """Per-step seconds by phase from running totals taken at each step's end; the time no timed method covers
-    goes to ``rest``."""
+def phase_split(
+    snaps: list[dict[str, float]], times: list[float], cpu: list[float], rest: str = "other"
+) -> list[dict[str, float]]:
+    """Per-step wall and CPU seconds by phase from running totals taken at each step's end; the time no timed
+    method covers goes to ``rest``."""
     out = []
-    for a, b, t in zip(snaps, snaps[1:], times):
-        d = {k: b[k] - a[k] for k in PHASES}
-        d["other"] = 0.0
-        d[rest] += t - sum(d.values())
+    for a, b, t, c in zip(snaps, snaps[1:], times, cpu):
+        d = {k: b[k] - a[k] for k in a}
+        d["other"] = d["cpu other"] = 0.0
+        d[rest] += t - sum(d[k] for k in (*PHASES, "other"))
+        d[f"cpu {rest}"] += c - sum(d[f"cpu {k}"] for k in (*PHASES, "other"))
         out.append(d)
     return out
 
@@ -273,7 +278,7 @@ def run_ours(trainer: RLCSTrainer, engine: CountingEngine, clock: PhaseClock, st
         snaps.append(clock.snapshot())
         tokens.append(engine.tokens - before)
         rewards.append(metrics["rewards/mean"])
-    return times, tokens, rewards, phase_split(snaps, times), cpu
+    return times, tokens, rewards, phase_split(snaps, times, cpu), cpu
 
 
 def run_trl(trainer: Any, timing: tuple[list, list], log: list[tuple[int, float]], steps: int) -> tuple[list, ...]:
@@ -287,14 +292,14 @@ def run_trl(trainer: Any, timing: tuple[list, list], log: list[tuple[int, float]
         raise RuntimeError(f"TRL ran {len(step_ends)} steps and {len(log)} generations, expected {steps + 1}")
     times = [b[0] - a[0] for a, b in zip(step_ends, step_ends[1:])]
     cpu = [b[1] - a[1] for a, b in zip(step_ends, step_ends[1:])]
-    phases = phase_split(snaps, times, rest="update")
+    phases = phase_split(snaps, times, cpu, rest="update")
     return times, [n for n, _ in log[1:]], [r for _, r in log[1:]], phases, cpu
 
 
-def _split(phases: list[dict[str, float]]) -> str:
-    """Mean seconds per step by phase, and each phase's share of the step."""
+def _split(phases: list[dict[str, float]], prefix: str = "") -> str:
+    """Mean seconds per step by phase (``prefix="cpu "``: CPU seconds), and each phase's share of the step."""
     keys = (*PHASES, "other")
-    mean = {k: sum(p[k] for p in phases) / len(phases) for k in keys}
+    mean = {k: sum(p[prefix + k] for p in phases) / len(phases) for k in keys}
     total = sum(mean.values()) or 1.0
     return ", ".join(f"{k} {mean[k]:.2f} s ({mean[k] / total:.0%})" for k in keys)
 
@@ -386,6 +391,7 @@ def main() -> None:
 
         results: dict[str, dict[str, list]] = {side: {k: [] for k in "tnrpc"} for side in ("ours", "trl")}
         round_tps: dict[str, list[float]] = {"ours": [], "trl": []}
+        round_cpu: dict[str, list[float]] = {"ours": [], "trl": []}
         for r in range(args.rounds):
             for side in ("ours", "trl") if r % 2 == 0 else ("trl", "ours"):
                 if side == "ours":
@@ -396,6 +402,7 @@ def main() -> None:
                     results[side][key] += values
                 times, tokens, _, phases, _ = measured
                 round_tps[side].append(sum(tokens) / sum(times))
+                round_cpu[side].append(sum(tokens) / sum(measured[4]))
                 print(
                     f"round {r + 1} {side:>4}: {round_tps[side][-1]:7,.0f} completion tokens/s "
                     f"({sum(tokens)} tokens in {sum(times):.1f} s, {sum(measured[4]):.1f} CPU s, over {len(times)} "
@@ -412,7 +419,8 @@ def main() -> None:
             f"{max(round_tps[side]):,.0f}), step time median {statistics.median(v['t']):.2f} s, "
             f"mean completion length {mean_len:.1f}, mean reward {statistics.mean(v['r']):.3f}"
         )
-        print(f"      per step: {_split(v['p'])}")
+        print(f"      per step, wall: {_split(v['p'])}")
+        print(f"      per step, CPU:  {_split(v['p'], 'cpu ')}")
     ratios = [a / b for a, b in zip(round_tps["ours"], round_tps["trl"])]
     print(
         f"ratio ours/TRL: {tps['ours'] / tps['trl']:.2f}x (completion tokens/s, end to end); per round "
@@ -420,9 +428,12 @@ def main() -> None:
     )
     # On a shared machine the wall clock also measures the other jobs; CPU time is what each side itself used.
     cpu_tps = {side: sum(v["n"]) / sum(v["c"]) for side, v in results.items()}
+    cpu_ratios = [a / b for a, b in zip(round_cpu["ours"], round_cpu["trl"])]
     print(
         f"ratio ours/TRL per CPU second: {cpu_tps['ours'] / cpu_tps['trl']:.2f}x ({cpu_tps['ours']:,.0f} vs "
-        f"{cpu_tps['trl']:,.0f} completion tokens per CPU second); load average {os.getloadavg()[0]:.1f}"
+        f"{cpu_tps['trl']:,.0f} completion tokens per CPU second); per round "
+        f"{', '.join(f'{x:.2f}' for x in cpu_ratios)} (min {min(cpu_ratios):.2f}, max {max(cpu_ratios):.2f}); "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
 
 

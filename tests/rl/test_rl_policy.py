@@ -1,5 +1,6 @@
-"""The RL policy batch is packed and takes logits only at response tokens; it must stay exact: log-probs,
-entropies and policy-loss gradients equal those of each sequence run alone with full logits."""
+"""The RL policy batch is packed (prompts shared by their rollouts, or one segment per rollout) and takes logits
+only at response tokens; it must stay exact: log-probs, entropies and policy-loss gradients equal those of each
+sequence run alone with full logits."""
 
 import random
 
@@ -44,15 +45,20 @@ def setup(tmp_path_factory):
                 action[n // 2 : n // 2 + 2] = [0, 0]
             ids = [rng.choice(allowed) for _ in range(n)]
             rollouts.append(Rollout(r.id, "", ids, [-1.0] * n, action))
+    rng.shuffle(rollouts)  # a group's rollouts need not be adjacent
     bundle.model.eval()
     return bundle, prompts, rollouts, engine.suppressed
 
 
-def _batch(setup, rollouts, pack_len=policy.PACK_TOKENS):
+def _batch(setup, rollouts, pack_len=policy.PACK_TOKENS, share=True):
     bundle, prompts, _, _ = setup
-    samples = [rollout_sample(prompts[r.record_id], r) for r in rollouts]
-    lens = [len(prompts[r.record_id].input_ids) for r in rollouts]
-    return policy_batch(samples, rollouts, bundle.tokenizer.pad_token_id, lens, pack_len=pack_len)
+    return policy_batch(
+        [prompts[r.record_id] for r in rollouts],
+        rollouts,
+        bundle.tokenizer.pad_token_id,
+        pack_len=pack_len,
+        share_prompts=share,
+    )
 
 
 def _reference(setup, rollout, temperature):
@@ -71,13 +77,19 @@ def _reference(setup, rollout, temperature):
     return torch.where(action, token_lp, 0.0), torch.where(action, entropy, 0.0)
 
 
+@pytest.mark.parametrize("share", [True, False])
 @pytest.mark.parametrize("pack_len", [None, 64, policy.PACK_TOKENS])
-def test_packed_response_logprobs_equal_one_by_one_full_logits(setup, pack_len):
-    bundle, _, rollouts, suppressed = setup
-    batch = _batch(setup, rollouts, pack_len)
-    rows = batch.inputs["input_ids"].shape[0]
-    assert rows == 1 if pack_len is None else rows > 1
-    assert batch.inputs.get("attention_mask") is None and batch.inputs["position_ids"].shape[0] == 4
+def test_packed_response_logprobs_equal_one_by_one_full_logits(setup, pack_len, share):
+    bundle, prompts, rollouts, suppressed = setup
+    batch = _batch(setup, rollouts, pack_len, share)
+    rows, length = batch.inputs["input_ids"].shape
+    assert rows == 1 if pack_len is None else rows > 1 if pack_len == 64 else True
+    assert batch.inputs["position_ids"].shape == (4, rows, length)
+    assert (batch.inputs["attention_mask"] is None) != share
+    tokens = sum(len(r.response_ids) for r in rollouts)
+    prompt_tokens = sum(len(p.input_ids) for p in prompts.values())
+    if pack_len is None:  # one row, no padding: each prompt once when shared, G times otherwise
+        assert length == tokens + prompt_tokens * (1 if share else G)
     with torch.no_grad():
         logp, entropy = token_logprobs(bundle.model, batch, temperature=0.7, suppressed=suppressed, entropy="all")
     for i, r in enumerate(rollouts):
@@ -100,8 +112,8 @@ def _loss(model, batch, advantages, suppressed, normalizer):
     return loss
 
 
-@pytest.mark.parametrize("chunk_elements", [None, 512 * 5])
-def test_policy_loss_gradients_packed_equal_one_by_one(setup, monkeypatch, chunk_elements):
+@pytest.mark.parametrize(("share", "chunk_elements"), [(True, None), (False, None), (True, 512 * 5)])
+def test_policy_loss_gradients_packed_equal_one_by_one(setup, monkeypatch, share, chunk_elements):
     """Packed (and, with a small chunk budget, chunked and recomputed in backward) = one sequence at a time."""
     bundle, _, rollouts, suppressed = setup
     if chunk_elements:
@@ -117,7 +129,7 @@ def test_policy_loss_gradients_packed_equal_one_by_one(setup, monkeypatch, chunk
     reference = _grads(model)
 
     model.zero_grad()
-    loss = _loss(model, _batch(setup, rollouts, pack_len=64), adv, suppressed, float(len(rollouts)))
+    loss = _loss(model, _batch(setup, rollouts, 64, share), adv, suppressed, float(len(rollouts)))
     loss.backward()
     grads = _grads(model)
     model.zero_grad()
@@ -127,13 +139,14 @@ def test_policy_loss_gradients_packed_equal_one_by_one(setup, monkeypatch, chunk
         torch.testing.assert_close(g, reference[name], atol=1e-5, rtol=1e-4, msg=name)
 
 
-def test_vision_encoder_runs_once_per_distinct_prompt(setup):
+@pytest.mark.parametrize("share", [True, False])
+def test_vision_encoder_runs_once_per_distinct_prompt(setup, share):
     bundle, prompts, rollouts, _ = setup
-    batch = _batch(setup, rollouts)
+    batch = _batch(setup, rollouts, share=share)
     pixels, grids, order = batch.visual
     visual_prompts = [p for p in prompts.values() if p.pixel_values is not None]
     assert len(pixels) == sum(len(p.pixel_values) for p in visual_prompts)
-    assert len(order) == G * sum(len(p.image_grid_thw) for p in visual_prompts)
+    assert len(order) == (1 if share else G) * sum(len(p.image_grid_thw) for p in visual_prompts)
     seen = []
     handle = bundle.model.model.visual.register_forward_hook(lambda _m, args, _o: seen.append(len(args[0])))
     try:
@@ -165,6 +178,5 @@ def test_entropy_as_a_metric_is_measured_on_a_sample(setup, monkeypatch):
 
 def test_policy_batch_rejects_mismatched_inputs(setup):
     bundle, prompts, rollouts, _ = setup
-    samples = [rollout_sample(prompts[r.record_id], r) for r in rollouts]
-    with pytest.raises(ValueError, match="as many samples"):
-        policy_batch(samples, rollouts[:-1], bundle.tokenizer.pad_token_id, [1] * len(samples))
+    with pytest.raises(ValueError, match="one prompt per rollout"):
+        policy_batch([prompts[r.record_id] for r in rollouts], rollouts[:-1], bundle.tokenizer.pad_token_id)

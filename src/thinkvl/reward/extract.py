@@ -153,8 +153,8 @@ def final_value(text: str) -> str | None:
     else the one with the first bold value, else the first sentence stating one; in it, the value after the last
     "=" / "is", or its bold text. One candidate only: trying several would credit whichever happens to match.
 
-    >>> final_value("The sides are 4 m. So the perimeter is 4 + 4 + 4 + 4 = **16 m**.")
-    '16 m'
+    >>> final_value("The sides are 4 cm. So the perimeter is 4 + 4 + 4 + 4 = **16 cm**.")
+    '16 cm'
     >>> final_value("There is not enough information to answer.") is None
     True
     """

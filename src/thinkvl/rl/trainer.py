@@ -37,7 +37,7 @@ from thinkvl.rl.config import RLConfig, sampling_params
 from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS, CurriculumSampler, GradeEntry
 from thinkvl.rl.dynamic_sampling import ExpansionController, select_groups
 from thinkvl.rl.loss import group_advantages, policy_loss
-from thinkvl.rl.policy import PromptEncoding, policy_batch, rollout_sample, token_logprobs
+from thinkvl.rl.policy import PromptEncoding, policy_batch, shares_prompts, token_logprobs
 from thinkvl.train import distributed as D
 from thinkvl.train.distributed import DistInfo
 
@@ -259,16 +259,16 @@ class RLCSTrainer:
         return PromptEncoding(ids[0], types[0], positions, *visual_as_images(enc))
 
     def _policy_batch(self, micro: list[tuple[Group, Rollout, float]], prompts: dict) -> Any:
-        samples = [rollout_sample(prompts[g.record.id], r, self.bundle.model) for g, r, _ in micro]
-        lens = [len(prompts[g.record.id].input_ids) for g, _, _ in micro]
-        batch = policy_batch(samples, [r for _, r, _ in micro], self.bundle.tokenizer.pad_token_id, lens)
-        device = self.info.device
-        batch.inputs = D.to_device(batch.inputs, device)
-        for name in ("predict_at", "targets", "mask", "rollout_logprobs"):
-            setattr(batch, name, getattr(batch, name).to(device))
-        if batch.visual is not None:
-            pixels, grids, order = batch.visual
-            batch.visual = (pixels.to(device), grids.to(device), order)
+        model = self.bundle.model
+        batch = policy_batch(
+            [prompts[g.record.id] for g, _, _ in micro],
+            [r for _, r, _ in micro],
+            self.bundle.tokenizer.pad_token_id,
+            share_prompts=shares_prompts(model),
+        )
+        # token_logprobs moves the model inputs; the loss reads the mask and the engine's log-probs here.
+        batch.mask = batch.mask.to(self.info.device)
+        batch.rollout_logprobs = batch.rollout_logprobs.to(self.info.device)
         return batch
 
     # -- one iteration -----------------------------------------------------------------------------------------
