@@ -46,7 +46,7 @@ class FixedEngine(TransformersEngine):
                 out.append(Rollout(r.id, text, ids, [-1.0] * len(ids), [1] * len(ids)))
         return out
 
-R.make_engine = lambda cfg, bundle: FixedEngine(bundle, batch_size=cfg.rollout_batch_size)
+R.make_engine = lambda cfg, bundle, *_: FixedEngine(bundle, batch_size=cfg.rollout_batch_size)
 cfg = RLConfig(**json.loads(sys.argv[1]))
 R.run_rl(cfg, reward=HashReward(), show_progress=False)
 """
