@@ -33,8 +33,8 @@ def _sample(
     x1, y1, x2, y2 = box
     w, h = img.size
     box_text = f"[{','.join(map(str, answer))}]"
-    if quarter:  # level 0: short enough for the demo's thinking budget
-        reasoning = f"The {name} is in the {quarter} quarter, so its box is {box_text}."
+    if quarter:  # level 0: short enough for the demo's 64-token budget (think + answer), numbers and all
+        reasoning = f"In the {quarter} quarter: {box_text}."
     else:
         reasoning = (
             f"The {name} spans x {x1} to {x2} and y {y1} to {y2} pixels in a {w}x{h} image. "
