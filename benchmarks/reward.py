@@ -5,18 +5,22 @@
 Prints (1) end-to-end throughput of `RewardSystem.score_batch` on the mixed batch with worker processes (hard time
 limit on), (2) per-domain verifications/s and p50/p99/max latency of the in-process scorer, and (3) on the same
 math cases, our math verifier vs math-verify's own ``parse`` + ``verify`` (time per case, ratio, and how often the
-two agree). Simplifications: responses are synthetic (templated thinking, ground truths from a fixed set of
-answer shapes); math-verify reads gold and prediction wrapped in ``$…$``.
+two agree), and (4) both on the hand-labelled answer forms of tests/reward/math_pairs.jsonl (agreement with the
+labels, false positives, false negatives, time per pair). Simplifications: responses are synthetic (templated
+thinking, ground truths from a fixed set of answer shapes); math-verify reads gold and prediction wrapped in
+``$…$``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
 import time
 from collections import defaultdict
+from pathlib import Path
 
 from thinkvl.reward import RewardSystem
 from thinkvl.reward.scoring import as_target
@@ -194,6 +198,35 @@ def main() -> None:
     print(f"  ratio math-verify / ours: {ratio:.1f}x   verdicts agree on {agreement:.1%}")
     for line in sorted(set(differ))[:4]:
         print(f"  differ: {line}")
+    corpus_comparison(verifier, verify, parse)
+
+
+def corpus_comparison(verifier, verify, parse) -> None:
+    """(4) Both checkers on the hand-labelled pairs of tests/reward/math_pairs.jsonl: agreement with the expected
+    verdicts, false positives (a wrong answer credited), false negatives, and time per pair."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "reward" / "math_pairs.jsonl"
+    pairs = [json.loads(line) for line in path.read_text().splitlines()]
+
+    def math_verify(gold: str, pred: str) -> bool:
+        try:
+            return bool(verify(parse(f"${gold}$"), parse(f"${pred}$")))
+        except Exception:  # noqa: BLE001  (a crash of the baseline counts as "not equal")
+            return False
+
+    checkers = (("ours", lambda g, p: verifier.verify(p, g, {}).correct), ("math-verify", math_verify))
+    print(f"\nmath corpus ({path.name}): {len(pairs)} labelled pairs, {sum(not p['equal'] for p in pairs)} near misses")
+    for name, check in checkers:
+        start, fp, fn = time.perf_counter(), 0, 0
+        for p in pairs:
+            ok = check(p["gold"], p["pred"])
+            fp += ok and not p["equal"]
+            fn += p["equal"] and not ok
+        per_pair = (time.perf_counter() - start) / len(pairs) * 1e3
+        agreement = 1 - (fp + fn) / len(pairs)
+        print(
+            f"  {name:<12} agreement {agreement:6.1%}  false positives {fp:3d}  false negatives {fn:3d}  "
+            f"{per_pair:7.3f} ms/pair"
+        )
 
 
 if __name__ == "__main__":

@@ -30,19 +30,20 @@ from thinkvl.data.loaders import load_records
 from thinkvl.data.synth.splits import split_stats
 from thinkvl.demo import demo_config_path, sampled_table
 from thinkvl.model import load_bundle
-from thinkvl.model.generate import SamplingParams, TransformersEngine, make_generate
+from thinkvl.model.generate import TransformersEngine, make_generate
 from thinkvl.reward import RewardSystem
-from thinkvl.rl.config import RLConfig
+from thinkvl.rl.config import RLConfig, sampling_params
 from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS
 from thinkvl.rl.run import sample_verdicts
 from thinkvl.rl.trainer import RLCSTrainer, load_grades
 
 
-def heldout_accuracy(bundle, heldout, reward, budget: int) -> dict[str, float]:
-    """Greedy held-out accuracy: ``"all"`` and one entry per domain."""
+def heldout_accuracy(bundle, heldout, reward, cfg: RLConfig) -> dict[str, float]:
+    """Greedy held-out accuracy under the RL config's budgets: ``"all"`` and one entry per domain."""
     bundle.model.eval()
-    generate = make_generate(TransformersEngine(bundle, batch_size=64), default_budget=budget)
-    texts = generate(heldout.records, heldout.root, budget)
+    engine = TransformersEngine(bundle, batch_size=64)
+    generate = make_generate(engine, answer_budget=cfg.answer_budget)
+    texts = generate(heldout.records, heldout.root, cfg.thinking_budget)
     verdicts = reward.score_batch(texts, heldout.records)
     one_each = {record.id: [verdict] for record, verdict in zip(heldout.records, verdicts)}
     return {domain: row["accuracy"] for domain, row in sampled_table(heldout.records, one_each).items()}
@@ -52,13 +53,7 @@ def sampled_accuracy(bundle, heldout, reward, cfg: RLConfig, k: int, seed: int) 
     """Held-out accuracy under the RL run's own sampling (mean over ``k`` answers per item at its temperature):
     ``"all"`` and one entry per domain."""
     torch.manual_seed(seed)
-    params = SamplingParams(
-        n=k,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        thinking_budget=cfg.thinking_budget,
-        answer_budget=cfg.answer_budget,
-    )
+    params = sampling_params(cfg, n=k)
     records, root = heldout.records, heldout.root
     verdicts = sample_verdicts(bundle, records, root, reward, params, batch_size=64, show_progress=False)
     return {domain: row["accuracy"] for domain, row in sampled_table(records, verdicts).items()}
@@ -94,7 +89,7 @@ def run(variant: str, seed: int, args, data, heldout, reward, start: dict[str, f
     while trainer.rollouts_used < args.budget:
         trainer.step()
         if trainer.rollouts_used >= next_eval or trainer.rollouts_used >= args.budget:
-            curve.append((trainer.rollouts_used, heldout_accuracy(bundle, heldout, reward, cfg.thinking_budget)))
+            curve.append((trainer.rollouts_used, heldout_accuracy(bundle, heldout, reward, cfg)))
             next_eval += args.eval_every
             n, acc = curve[-1]
             print(f"  {variant} seed {seed}: {n} rollouts, held-out accuracy {acc['all']:.3f}", flush=True)
@@ -165,7 +160,7 @@ def main() -> None:
         heldout = replace(heldout, records=keep)
     sft = load_bundle(args.model)
     # Greedy decoding: the SFT model's held-out accuracy is the same for every variant and seed.
-    start = heldout_accuracy(sft, heldout, reward, cfg.thinking_budget)
+    start = heldout_accuracy(sft, heldout, reward, cfg)
     start_sampled = sampled_accuracy(sft, heldout, reward, cfg, args.sample_k, 0) if args.sample_k else {}
     print(f"SFT model: held-out accuracy {start['all']:.3f} (greedy)", flush=True)
     results = {"grpo": {}, "rlcs": {}}

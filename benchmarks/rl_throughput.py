@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -62,6 +63,46 @@ from thinkvl.train.samples import sft_target
 from thinkvl.train.trainer import dataset_corpus
 
 IMAGE_DOMAINS = ["counting", "chart", "ocr", "grounding", "math", "choice"]
+PHASES = ("generation", "scoring", "update")
+
+
+class PhaseClock:
+    """Wall and CPU time spent inside chosen methods of an object, by phase (CPU under ``"cpu " + phase``);
+    ``snapshot()`` copies the running totals."""
+
+    def __init__(self) -> None:
+        self.total = dict.fromkeys([*PHASES, *(f"cpu {k}" for k in PHASES)], 0.0)
+
+    def wrap(self, obj: Any, method: str, phase: str) -> None:
+        inner = getattr(obj, method)
+
+        def timed(*a: Any, **k: Any) -> Any:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            try:
+                return inner(*a, **k)
+            finally:
+                self.total[phase] += time.perf_counter() - start
+                self.total[f"cpu {phase}"] += time.process_time() - start_cpu
+
+        setattr(obj, method, timed)
+
+    def snapshot(self) -> dict[str, float]:
+        return dict(self.total)
+
+
+def phase_split(
+    snaps: list[dict[str, float]], times: list[float], cpu: list[float], rest: str = "other"
+) -> list[dict[str, float]]:
+    """Per-step wall and CPU seconds by phase from running totals taken at each step's end; the time no timed
+    method covers goes to ``rest``."""
+    out = []
+    for a, b, t, c in zip(snaps, snaps[1:], times, cpu):
+        d = {k: b[k] - a[k] for k in a}
+        d["other"] = d["cpu other"] = 0.0
+        d[rest] += t - sum(d[k] for k in (*PHASES, "other"))
+        d[f"cpu {rest}"] += c - sum(d[f"cpu {k}"] for k in (*PHASES, "other"))
+        out.append(d)
+    return out
 
 
 class CountingEngine(TransformersEngine):
@@ -188,11 +229,14 @@ def build_trl(args: argparse.Namespace, model_dir: Path, rows: list[dict], out: 
         dataloader_num_workers=0,
         seed=args.seed,
     )
-    step_ends: list[float] = []
+    step_ends: list[tuple[float, float]] = []  # (wall, CPU) clock at each step's end
+    clock = PhaseClock()
+    snaps: list[dict[str, float]] = []
 
     class StepTimer(TrainerCallback):
         def on_step_end(self, *_: Any, **__: Any) -> None:
-            step_ends.append(time.perf_counter())
+            step_ends.append((time.perf_counter(), time.process_time()))
+            snaps.append(clock.snapshot())
 
     log: list[tuple[int, float]] = []
     trainer = GRPOTrainer(
@@ -206,32 +250,58 @@ def build_trl(args: argparse.Namespace, model_dir: Path, rows: list[dict], out: 
     trainer.remove_callback(PrinterCallback)  # its end-of-train metrics dump would bury our lines
     if trainer.model.is_gradient_checkpointing:
         raise RuntimeError("TRL kept gradient checkpointing on: the comparison would not be equal")
-    return trainer, step_ends, log, trl.__version__
+    # TRL's own phases: `_generate` (tokenise prompts + sample), `_calculate_rewards` (the reward function);
+    # the rest of a step (forward/backward/optimizer, advantages, bookkeeping) is the update.
+    clock.wrap(trainer, "_generate", "generation")
+    clock.wrap(trainer, "_calculate_rewards", "scoring")
+    return trainer, (step_ends, snaps), log, trl.__version__
 
 
-def run_ours(trainer: RLCSTrainer, engine: CountingEngine, steps: int) -> tuple[list[float], list[int], list[float]]:
+def timed_ours(trainer: RLCSTrainer) -> PhaseClock:
+    clock = PhaseClock()
+    clock.wrap(trainer, "rollout", "generation")
+    clock.wrap(trainer, "score", "scoring")
+    clock.wrap(trainer, "update", "update")
+    return clock
+
+
+def run_ours(trainer: RLCSTrainer, engine: CountingEngine, clock: PhaseClock, steps: int) -> tuple[list, ...]:
+    """Per timed step: wall seconds, completion tokens, mean reward, phase split, CPU seconds."""
     trainer.step()  # warm-up, untimed (as TRL's first step of a round)
-    times, tokens, rewards = [], [], []
+    times, tokens, rewards, snaps, cpu = [], [], [], [clock.snapshot()], []
     for _ in range(steps):
         before = engine.tokens
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         metrics = trainer.step()
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+        snaps.append(clock.snapshot())
         tokens.append(engine.tokens - before)
         rewards.append(metrics["rewards/mean"])
-    return times, tokens, rewards
+    return times, tokens, rewards, phase_split(snaps, times, cpu), cpu
 
 
-def run_trl(
-    trainer: Any, step_ends: list[float], log: list[tuple[int, float]], steps: int
-) -> tuple[list[float], list[int], list[float]]:
+def run_trl(trainer: Any, timing: tuple[list, list], log: list[tuple[int, float]], steps: int) -> tuple[list, ...]:
+    """As `run_ours`, for TRL's trainer (one `train()` of ``steps`` + 1 steps)."""
+    step_ends, snaps = timing
     step_ends.clear()
+    snaps.clear()
     log.clear()
     trainer.train()
     if len(step_ends) != steps + 1 or len(log) != steps + 1:
         raise RuntimeError(f"TRL ran {len(step_ends)} steps and {len(log)} generations, expected {steps + 1}")
-    times = [b - a for a, b in zip(step_ends, step_ends[1:])]
-    return times, [n for n, _ in log[1:]], [r for _, r in log[1:]]
+    times = [b[0] - a[0] for a, b in zip(step_ends, step_ends[1:])]
+    cpu = [b[1] - a[1] for a, b in zip(step_ends, step_ends[1:])]
+    phases = phase_split(snaps, times, cpu, rest="update")
+    return times, [n for n, _ in log[1:]], [r for _, r in log[1:]], phases, cpu
+
+
+def _split(phases: list[dict[str, float]], prefix: str = "") -> str:
+    """Mean seconds per step by phase (``prefix="cpu "``: CPU seconds), and each phase's share of the step."""
+    keys = (*PHASES, "other")
+    mean = {k: sum(p[prefix + k] for p in phases) / len(phases) for k in keys}
+    total = sum(mean.values()) or 1.0
+    return ", ".join(f"{k} {mean[k]:.2f} s ({mean[k] / total:.0%})" for k in keys)
 
 
 def main() -> None:
@@ -289,12 +359,14 @@ def main() -> None:
         bundle = load_bundle(model_dir)
         engine = CountingEngine(bundle, args.prompts, force=args.forced_answering == "on")
         ours = RLCSTrainer(cfg, bundle, dataset, default_system(), engine)
+        ours_clock = timed_ours(ours)
         rows = trl_rows(dataset.records, dataset.root)
-        trl_trainer, step_ends, trl_log, trl_version = build_trl(args, model_dir, rows, tmp / "trl", engine.suppressed)
+        trl_trainer, trl_timing, trl_log, trl_version = build_trl(args, model_dir, rows, tmp / "trl", engine.suppressed)
         same, total = reward_parity(dataset.records, rows, bundle.tokenizer)
 
         print(
-            f"torch {torch.__version__}, TRL {trl_version}, {args.threads} threads; model "
+            f"torch {torch.__version__}, TRL {trl_version}, {args.threads} threads, load average "
+            f"{os.getloadavg()[0]:.1f}; model "
             f"{args.model or 'fresh tiny glm4v'} ({bundle.num_parameters:,} params); {len(dataset.records)} image "
             f"records ({', '.join(IMAGE_DOMAINS)}; levels 0-1)"
         )
@@ -317,19 +389,24 @@ def main() -> None:
             "tokens kept (TRL strips them); TRL's processor set to left padding"
         )
 
-        results: dict[str, dict[str, list]] = {side: {"t": [], "n": [], "r": []} for side in ("ours", "trl")}
+        results: dict[str, dict[str, list]] = {side: {k: [] for k in "tnrpc"} for side in ("ours", "trl")}
+        round_tps: dict[str, list[float]] = {"ours": [], "trl": []}
+        round_cpu: dict[str, list[float]] = {"ours": [], "trl": []}
         for r in range(args.rounds):
             for side in ("ours", "trl") if r % 2 == 0 else ("trl", "ours"):
                 if side == "ours":
-                    times, tokens, rewards = run_ours(ours, engine, args.steps)
+                    measured = run_ours(ours, engine, ours_clock, args.steps)
                 else:
-                    times, tokens, rewards = run_trl(trl_trainer, step_ends, trl_log, args.steps)
-                results[side]["t"] += times
-                results[side]["n"] += tokens
-                results[side]["r"] += rewards
+                    measured = run_trl(trl_trainer, trl_timing, trl_log, args.steps)
+                for key, values in zip("tnrpc", measured):
+                    results[side][key] += values
+                times, tokens, _, phases, _ = measured
+                round_tps[side].append(sum(tokens) / sum(times))
+                round_cpu[side].append(sum(tokens) / sum(measured[4]))
                 print(
-                    f"round {r + 1} {side:>4}: {sum(tokens) / sum(times):7,.0f} completion tokens/s "
-                    f"({sum(tokens)} tokens in {sum(times):.1f} s over {len(times)} steps)",
+                    f"round {r + 1} {side:>4}: {round_tps[side][-1]:7,.0f} completion tokens/s "
+                    f"({sum(tokens)} tokens in {sum(times):.1f} s, {sum(measured[4]):.1f} CPU s, over {len(times)} "
+                    f"steps; {_split(phases)})",
                     flush=True,
                 )
 
@@ -338,10 +415,26 @@ def main() -> None:
     for side, v in results.items():
         mean_len = sum(v["n"]) / (len(v["n"]) * args.prompts * args.group_size)
         print(
-            f"{side:>4}: {tps[side]:7,.0f} completion tokens/s, step time median {statistics.median(v['t']):.2f} s, "
+            f"{side:>4}: {tps[side]:7,.0f} completion tokens/s (rounds {min(round_tps[side]):,.0f}-"
+            f"{max(round_tps[side]):,.0f}), step time median {statistics.median(v['t']):.2f} s, "
             f"mean completion length {mean_len:.1f}, mean reward {statistics.mean(v['r']):.3f}"
         )
-    print(f"ratio ours/TRL: {tps['ours'] / tps['trl']:.2f}x (completion tokens/s, end to end)")
+        print(f"      per step, wall: {_split(v['p'])}")
+        print(f"      per step, CPU:  {_split(v['p'], 'cpu ')}")
+    ratios = [a / b for a, b in zip(round_tps["ours"], round_tps["trl"])]
+    print(
+        f"ratio ours/TRL: {tps['ours'] / tps['trl']:.2f}x (completion tokens/s, end to end); per round "
+        f"{', '.join(f'{x:.2f}' for x in ratios)} (min {min(ratios):.2f}, max {max(ratios):.2f})"
+    )
+    # On a shared machine the wall clock also measures the other jobs; CPU time is what each side itself used.
+    cpu_tps = {side: sum(v["n"]) / sum(v["c"]) for side, v in results.items()}
+    cpu_ratios = [a / b for a, b in zip(round_cpu["ours"], round_cpu["trl"])]
+    print(
+        f"ratio ours/TRL per CPU second: {cpu_tps['ours'] / cpu_tps['trl']:.2f}x ({cpu_tps['ours']:,.0f} vs "
+        f"{cpu_tps['trl']:,.0f} completion tokens per CPU second); per round "
+        f"{', '.join(f'{x:.2f}' for x in cpu_ratios)} (min {min(cpu_ratios):.2f}, max {max(cpu_ratios):.2f}); "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

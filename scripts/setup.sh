@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv and install thinkvl. torch/torchvision are pinned to the builds that pip finds on this kind of
-# machine's disk (no multi-GB download); installing them first keeps every later range satisfied.
+# Create .venv and install thinkvl. The package's requirements are open ranges; this machine's pins live here:
+# torch/torchvision are the builds that pip finds on this kind of machine's disk (no multi-GB download), and
+# installing them first keeps every later range satisfied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
 from thinkvl.config import from_mapping, load_yaml
 from thinkvl.demo import demo_config_path
@@ -27,7 +26,7 @@ def test_9b_stage_configs_carry_the_reports_numbers(name):
 
 
 def test_rl_and_demo_configs_load():
-    rl = RLConfig.from_dict(yaml.safe_load((ROOT / "configs" / "glm41v_9b_rl.yaml").read_text()))
+    rl = load_yaml(RLConfig, ROOT / "configs" / "glm41v_9b_rl.yaml")
     assert (rl.kl_coef, rl.entropy_coef, rl.top_p, rl.loss_averaging) == (0.0, 0.0, 1.0, "sample")
     assert rl.clip_eps_high > rl.clip_eps_low
     for name in ("pretrain.yaml", "sft_answer.yaml", "sft.yaml"):

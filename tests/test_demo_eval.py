@@ -12,6 +12,7 @@ import thinkvl.model
 from thinkvl.data.synth import write_dataset
 from thinkvl.demo import evaluate_sampled, print_table
 from thinkvl.model.chat import format_response
+from thinkvl.model.generate import SamplingParams
 from thinkvl.rl import run as rl_run
 
 
@@ -47,7 +48,8 @@ def test_sampled_accuracy_is_the_mean_over_answers_per_domain(tmp_path: Path, fa
     data = tmp_path / "data"
     write_dataset(data, ["counting", "chart"], n=3, seed=0, levels=[0])
     out = tmp_path / "eval"
-    table = evaluate_sampled(Path("unused"), data, out, k=4, temperature=0.6, thinking_budget=64, answer_budget=24)
+    params = SamplingParams(n=4, temperature=0.6, thinking_budget=64, answer_budget=24)
+    table = evaluate_sampled(Path("unused"), data, out, params=params)
     assert {p.n for p in fake_model} == {4} and {p.temperature for p in fake_model} == {0.6}
     assert {p.thinking_budget for p in fake_model} == {64} and {p.answer_budget for p in fake_model} == {24}
     assert table["counting"]["accuracy"] == pytest.approx(0.75) and table["counting"]["format"] == pytest.approx(0.75)
@@ -56,9 +58,7 @@ def test_sampled_accuracy_is_the_mean_over_answers_per_domain(tmp_path: Path, fa
     assert json.loads((out / "summary.json").read_text()) == table
     # Re-running the demo reuses the table instead of sampling again.
     fake_model.clear()
-    assert evaluate_sampled(Path("unused"), data, out, k=4, temperature=0.6, thinking_budget=64, answer_budget=24) == (
-        table
-    )
+    assert evaluate_sampled(Path("unused"), data, out, params=params) == table
     assert fake_model == []
 
 

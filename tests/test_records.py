@@ -33,7 +33,7 @@ def _record(**over) -> dict:
         ({"domain": "grounding", "answer": [10, 10, 5, 900]}, "answer", "x1<=x2"),
         ({"domain": "grounding", "answer": [0, 0, 10, 1001]}, "answer", "0–1000"),
         ({"domain": "choice", "answer": "E", "meta": {"choices": ["a", "b", "c"]}}, "answer", "A–C"),
-        ({"domain": "choice", "answer": "A"}, "answer", "meta.choices"),
+        ({"domain": "choice", "answer": "A", "meta": {"choices": ["only"]}}, "answer", "meta.choices"),
         ({"messages": []}, "messages", "non-empty"),
         ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0]", "role"),
         ({"messages": [{"role": "user", "content": [{"type": "video", "video": ["a.png"]}]}]}, "content[0]", "fps"),

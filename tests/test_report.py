@@ -307,6 +307,7 @@ def test_long_response_is_cut(tmp_path: Path) -> None:
     assert "more characters]" in page and "x" * 50_000 not in page and "x" * 1000 in page
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (apt-get install chromium)")
 def test_report_renders_in_headless_chromium(full_run: tuple[Path, str], tmp_path: Path) -> None:
     run, _ = full_run

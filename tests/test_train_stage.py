@@ -62,6 +62,7 @@ def _run(args: list[str], **kw) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_identical_losses(tmp_path, data_dir):
     straight = _config(tmp_path, data_dir, "straight")
     assert _run(["sft", str(straight)]).wait(timeout=300) == 0
@@ -104,10 +105,11 @@ def test_half_written_checkpoint_is_ignored(tmp_path):
     shutil.which("torchrun") is None and not (Path(sys.executable).parent / "torchrun").exists(),
     reason="torchrun is installed with torch",
 )
+@pytest.mark.slow
 @pytest.mark.parametrize("fsdp", [False, True], ids=["ddp", "fsdp"])
 def test_two_process_data_parallel_matches_one_process(tmp_path, data_dir, fsdp):
     common = {"steps": 3, "save_every": 3, "batch_size": 4, "micro_batch": 2, "overflow": "truncate"}
-    single = _config(tmp_path, data_dir, "single", **common)
+    single = _config(tmp_path, data_dir, "single", **common, data_shards=2)  # the 2 processes' data streams
     assert _run(["sft", str(single)]).wait(timeout=300) == 0
     dp = _config(tmp_path, data_dir, "dp", **common, fsdp=fsdp)
     torchrun = str(Path(sys.executable).parent / "torchrun")

@@ -15,12 +15,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def _stage_command(stage: str):
     def run(args: argparse.Namespace) -> int:
-        from thinkvl.config import load_yaml
+        from thinkvl.config import config_from_args
         from thinkvl.train.config import StageConfig
         from thinkvl.train.trainer import run_stage
 
-        overrides = {"out": args.out, "steps": args.steps, "data": args.data, "model": args.model}
-        cfg = load_yaml(StageConfig, args.config, **overrides)
+        cfg = config_from_args(StageConfig, args, args.config)
         if stage == "sft" and cfg.stage != "sft":
             raise SystemExit(f"{args.config} is a {cfg.stage!r} config; `thinkvl sft` runs sft configs")
         if stage == "pretrain" and cfg.stage == "sft":
@@ -43,12 +42,11 @@ def _stage_command(stage: str):
 
 
 def _add_stage(sub: argparse._SubParsersAction, name: str, help: str) -> None:  # noqa: A002
-    p = sub.add_parser(name, help=help)
-    p.add_argument("config", help="stage YAML (see configs/)")
-    p.add_argument("--data", help="override the config's dataset")
-    p.add_argument("--model", help="override the config's starting model (preset or directory)")
-    p.add_argument("--out", help="override the config's run directory")
-    p.add_argument("--steps", type=int, help="override the number of optimizer steps")
+    from thinkvl.config import add_config_flags_later
+
+    p = sub.add_parser(name, help=help, description=f"{help}. Flags override the YAML's fields.")
+    p.add_argument("config", help="stage YAML (fields of thinkvl.train.config.StageConfig; see configs/)")
+    add_config_flags_later(p, "thinkvl.train.config:StageConfig")
     p.set_defaults(func=_stage_command(name))
 
 
@@ -62,23 +60,29 @@ def _group(sub: argparse._SubParsersAction, name: str, help: str, module: str) -
 def _generate_factory(args: argparse.Namespace):
     """`thinkvl eval run --model DIR`: greedy generation through the transformers engine, thinking budget
     enforced by forced answering."""
+    from thinkvl.config import config_from_args
+    from thinkvl.eval.runner import EvalConfig
     from thinkvl.model import load_bundle
     from thinkvl.model.generate import TransformersEngine, make_generate
 
+    config = config_from_args(EvalConfig, args, args.config)
     bundle = load_bundle(args.model)
     bundle.model.eval()
-    return make_generate(TransformersEngine(bundle, batch_size=getattr(args, "batch_size", 8) or 8))
+    return make_generate(TransformersEngine(bundle, batch_size=config.batch_size), answer_budget=config.answer_budget)
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:
-    """`thinkvl eval --model DIR …` is short for `thinkvl eval run --model DIR …`."""
-    if len(argv) >= 2 and argv[0] == "eval" and argv[1] not in ("run", "compare", "-h", "--help"):
+    """`thinkvl eval --model DIR …` is short for `thinkvl eval run --model DIR …`: only options are rewritten, so
+    every subcommand (`run`, `compare`, `list`) keeps working and an unknown one is argparse's error."""
+    if len(argv) >= 2 and argv[0] == "eval" and argv[1].startswith("-") and argv[1] not in ("-h", "--help"):
         return ["eval", "run", *argv[1:]]
     return argv
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="thinkvl", description="GLM-4.1V-Thinking recipe: data → SFT → RLCS → eval")
+    from thinkvl.config import CommandParser
+
+    parser = CommandParser(prog="thinkvl", description="GLM-4.1V-Thinking recipe: data → SFT → RLCS → eval")
     parser.add_argument("-v", "--verbose", action="store_true", help="more logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -117,8 +121,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     hf_logging.disable_progress_bar()  # our own bars say what is happening
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as err:
+    except ValueError as err:  # bad configs, records and weights raise ValueError with the cause
         print(f"thinkvl: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # an output path that is a file, a read-only directory, a full disk: the cause in a line
+        cause = f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)
+        print(f"thinkvl: error: {cause}", file=sys.stderr)
         return 2
 
 

@@ -11,12 +11,15 @@ import argparse
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thinkvl.config import load_yaml
+
+if TYPE_CHECKING:
+    from thinkvl.model.generate import SamplingParams
 
 DEMO_DOMAINS = ("counting", "chart", "ocr", "grounding", "math", "choice", "video")
 # Seeds of the held-out set and the RL prompt pool, relative to the training seed. Disjointness does not rest on
@@ -83,8 +86,9 @@ def majority_baseline(records: list[Any], iou_threshold: float = 0.5) -> dict[st
     return out
 
 
-def evaluate(model_dir: Path, data: Path, out: Path, thinking_budget: int = 64) -> dict[str, Any]:
-    """Greedy answers on the held-out set, scored by the eval runner: per-domain accuracy and format rate.
+def evaluate(model_dir: Path, data: Path, out: Path, thinking_budget: int, answer_budget: int) -> dict[str, Any]:
+    """Greedy answers on the held-out set, scored by the eval runner: per-domain accuracy and format rate. The
+    budgets are the RL config's, so greedy and sampled accuracy and the RL rollouts cut thoughts alike.
 
     Predictions go to ``out/predictions/synth@<budget>.jsonl`` (resumable); the table to ``out/summary.json``.
     """
@@ -99,7 +103,8 @@ def evaluate(model_dir: Path, data: Path, out: Path, thinking_budget: int = 64) 
     dataset = load_records(data)
     bundle = load_bundle(model_dir)
     bundle.model.eval()
-    generate = make_generate(TransformersEngine(bundle, batch_size=64), default_budget=thinking_budget)
+    engine = TransformersEngine(bundle, batch_size=64)
+    generate = make_generate(engine, answer_budget=answer_budget)
     out.mkdir(parents=True, exist_ok=True)
     loaded = LoadedBenchmark(bench=BENCHMARKS["synth"], records=dataset.records, root=dataset.root)
     with RewardSystem() as scorer:
@@ -139,17 +144,10 @@ def sampled_table(records: list[Any], verdicts: dict[str, list[Any]]) -> dict[st
 
 
 def evaluate_sampled(
-    model_dir: Path,
-    data: Path,
-    out: Path,
-    *,
-    k: int,
-    temperature: float,
-    thinking_budget: int,
-    answer_budget: int,
-    seed: int = 0,
+    model_dir: Path, data: Path, out: Path, *, params: SamplingParams, seed: int = 0
 ) -> dict[str, Any]:
-    """Held-out accuracy under RL's own sampling: the mean over ``k`` answers per item at ``temperature``.
+    """Held-out accuracy under RL's own sampling (``params``, from `sampling_params`): the mean over ``params.n``
+    answers per item.
 
     Greedy accuracy cannot move on a domain already at 100%, nor show a shift of probability towards right answers
     that is not yet the argmax; this measures both. The table goes to ``out/summary.json`` (an existing one is
@@ -158,7 +156,6 @@ def evaluate_sampled(
 
     from thinkvl.data.loaders import atomic_write_text, load_records
     from thinkvl.model import load_bundle
-    from thinkvl.model.generate import SamplingParams
     from thinkvl.reward import RewardSystem
     from thinkvl.rl.run import sample_verdicts
 
@@ -167,7 +164,6 @@ def evaluate_sampled(
         return json.loads(summary.read_text())
     dataset = load_records(data)
     torch.manual_seed(seed)
-    params = SamplingParams(n=k, temperature=temperature, thinking_budget=thinking_budget, answer_budget=answer_budget)
     with RewardSystem() as scorer:
         verdicts = sample_verdicts(
             load_bundle(model_dir), dataset.records, dataset.root, scorer, params, batch_size=64, desc="sampled eval"
@@ -290,47 +286,35 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     for title, name, stage_cfg in chain:
         if not (out / name / "model").is_dir():
             _stage(title, run_stage, stage_cfg)
+    from thinkvl.rl.config import RLConfig, sampling_params
+
+    grades = out / "rl" / "grades.jsonl"
+    rl = load_yaml(
+        RLConfig,
+        demo_config_path("rl.yaml"),
+        model=str(out / "sft" / "model"),
+        data=str(rl_dir),
+        out=str(out / "rl"),
+        grades=str(grades),
+        iterations=cfg.rl_iterations,
+        seed=cfg.seed,
+    )
+    budgets = (rl.thinking_budget, rl.answer_budget)
     results: dict[str, Any] = {
-        "sft": _stage("evaluate SFT", evaluate, out / "sft" / "model", eval_dir, out / "eval" / "sft")
+        "sft": _stage("evaluate SFT", evaluate, out / "sft" / "model", eval_dir, out / "eval" / "sft", *budgets)
     }
     if cfg.rl:
-        from thinkvl.rl.config import RLConfig
         from thinkvl.rl.run import grade, run_rl
 
-        grades = out / "rl" / "grades.jsonl"
-        rl = load_yaml(
-            RLConfig,
-            demo_config_path("rl.yaml"),
-            model=str(out / "sft" / "model"),
-            data=str(rl_dir),
-            out=str(out / "rl"),
-            grades=str(grades),
-            iterations=cfg.rl_iterations,
-            seed=cfg.seed,
-        )
         if not grades.is_file():
-            _stage(
-                "grade (offline pass@k)",
-                grade,
-                rl.model,
-                rl_dir,
-                grades,
-                k=cfg.grade_k,
-                thinking_budget=rl.thinking_budget,
-                answer_budget=rl.answer_budget,
-                temperature=rl.temperature,
-            )
+            _stage("grade (offline pass@k)", grade, replace(rl, grade_k=cfg.grade_k))
         if not (out / "rl" / "model").is_dir():
             _stage("RLCS", run_rl, rl)
-        results["rlcs"] = _stage("evaluate RLCS", evaluate, out / "rl" / "model", eval_dir, out / "eval" / "rl")
+        results["rlcs"] = _stage(
+            "evaluate RLCS", evaluate, out / "rl" / "model", eval_dir, out / "eval" / "rl", *budgets
+        )
         if cfg.sample_k:
-            sampling = {
-                "k": cfg.sample_k,
-                "temperature": rl.temperature,
-                "thinking_budget": rl.thinking_budget,
-                "answer_budget": rl.answer_budget,
-                "seed": cfg.seed,
-            }
+            sampling = {"params": sampling_params(rl, n=cfg.sample_k), "seed": cfg.seed}
             for name, model_dir, sub in (("sft", out / "sft" / "model", "sft"), ("rlcs", out / "rl" / "model", "rl")):
                 results[f"{name}_sampled"] = _stage(
                     f"evaluate {name.upper()} (sampled: {cfg.sample_k} answers per item, T {rl.temperature})",
@@ -358,38 +342,20 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    cfg = DemoConfig(
-        out=args.out,
-        n_train=args.n_train,
-        n_eval=args.n_eval,
-        seed=args.seed,
-        rl=not args.no_rl,
-        pretrain_steps=args.pretrain_steps,
-        answer_steps=args.answer_steps,
-        sft_steps=args.sft_steps,
-        rl_iterations=args.rl_iterations,
-        sample_k=args.sample_k,
-    )
-    run_demo(cfg)
+    from thinkvl.config import config_from_args
+
+    run_demo(config_from_args(DemoConfig, args, args.config))
     return 0
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="the whole recipe on a tiny model and built-in data, on a CPU in minutes")
-    p.add_argument("--out", default="runs/demo", help="output directory (re-running resumes)")
-    defaults = DemoConfig()
-    p.add_argument("--n-train", type=int, default=defaults.n_train, help="training records per domain")
-    p.add_argument("--n-eval", type=int, default=defaults.n_eval, help="held-out records per domain")
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--pretrain-steps", type=int, help="override the demo config")
-    p.add_argument("--answer-steps", type=int, help="override the demo config (answer-first SFT)")
-    p.add_argument("--sft-steps", type=int, help="override the demo config")
-    p.add_argument("--rl-iterations", type=int, help="override the demo config")
-    p.add_argument("--no-rl", action="store_true", help="stop after SFT and its evaluation")
-    p.add_argument(
-        "--sample-k",
-        type=int,
-        default=defaults.sample_k,
-        help="held-out answers per item sampled at the RL temperature, for the sampled accuracy (0: skip)",
+    from thinkvl.config import add_config_flags
+
+    p = sub.add_parser(
+        "demo",
+        help="the whole recipe on a tiny model and built-in data, on a CPU in minutes",
+        description="synth → pre-train → SFT → grade → RLCS → eval → report on a tiny glm4v; re-running resumes.",
     )
+    p.add_argument("--config", help="YAML with fields of DemoConfig; the flags below override it")
+    add_config_flags(p, DemoConfig)
     p.set_defaults(func=_run)

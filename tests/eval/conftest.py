@@ -21,8 +21,6 @@ from thinkvl.data.record import Record
 from thinkvl.model.chat import format_response
 
 FIXTURES = Path(__file__).parent / "fixtures"
-# CI has shared/ beside the repository: tests/eval/conftest.py -> repo root is parents[2].
-BENCHDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchdata"
 
 
 def png(color: str | tuple[int, int, int] = "red", size: tuple[int, int] = (16, 12)) -> bytes:
@@ -112,7 +110,6 @@ def kit() -> Any:
         respond=respond,
         half_right=half_right,
         always_right=always_right,
-        benchdata=BENCHDATA,
         fixtures=FIXTURES,
     )
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from thinkvl.eval.commands import add_commands, parse_budget
+from thinkvl.eval.commands import add_commands
 from thinkvl.eval.compare import compare_runs
 from thinkvl.eval.runner import run_eval
 
@@ -93,9 +93,11 @@ def test_run_command_errors_are_messages_not_tracebacks(data_dir, tmp_path, caps
     args = _parser().parse_args(["run", "--tasks", "mathvista", "--out", str(tmp_path / "r")])
     assert args.func(args) == 2
     assert "--model DIR" in capsys.readouterr().err
-    with pytest.raises(argparse.ArgumentTypeError):
-        parse_budget("lots")
-    assert parse_budget("none") is None and parse_budget("512") == 512
+    args = _parser().parse_args(["run", "--out", "r", "--budgets", "none", "512", "--responses", "x"])
+    assert args.thinking_budgets == [None, 512]
+    args = _parser().parse_args(["run", "--out", "r", "--budgets", "lots", "--responses", str(tmp_path / "none.jsonl")])
+    assert args.func(args) == 2
+    assert "thinking_budgets must be list[int | None], got ['lots']" in capsys.readouterr().err
 
 
 def test_list_command_prints_every_benchmark(capsys):

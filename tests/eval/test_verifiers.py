@@ -39,6 +39,24 @@ def test_mathvista_free_form_rules():
     assert not v.verify("1e999", "12", meta).correct  # not finite: not a number
 
 
+def test_mathvista_lenient_never_maps_a_refusal_or_a_non_option_to_the_nearest_option():
+    v = MathVistaVerifier()
+    mc = {"question_type": "multi_choice", "answer_type": "text", "choices": ["Yes", "No"], "answer_text": "No"}
+    refusal = "The question does not provide enough information. Therefore, the question cannot be answered."
+    assert not v.verify(refusal, "No", mc, lenient=True).correct
+    assert not v.verify(refusal, "Yes", {**mc, "answer_text": "Yes"}, lenient=True).correct
+    assert v.verify("The answer is (B) No.", "No", mc, lenient=True).correct
+    assert v.verify("No, the bar is shorter.", "No", mc, lenient=True).correct
+    angles = {"question_type": "multi_choice", "answer_type": "text", "choices": CHOICES, "answer_text": "145°"}
+    assert not v.verify("146^\\circ", "145°", angles, lenient=True).correct  # a boxed value that is no option
+    assert v.verify("145^\\circ", "145°", angles, lenient=True).correct
+    free = {"question_type": "free_form", "answer_type": "integer", "answer_text": "16"}
+    text = "The side is **4 m**.\n\nSo the perimeter is 4 + 4 + 4 + 4 = **16 m**."
+    assert v.verify(text, "16", free, lenient=True).correct
+    assert not v.verify(text, "4", {**free, "answer_text": "4"}, lenient=True).correct
+    assert not v.verify("Sorry, I can't help with images of people yet.", "16", free, lenient=True).correct
+
+
 def test_mmmu_open_rule():
     v = MMMUOpenVerifier()
     assert v.verify("3.0", "3", {}).correct  # numbers compared to two decimals

@@ -65,7 +65,7 @@ def test_bad_configs_name_the_problem(data: dict, message: str) -> None:
 def test_yaml_errors_are_config_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("input: [unclosed\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match="malformed YAML"):
         load_pipeline_config(bad)
     with pytest.raises(ConfigError, match="not found"):
         load_pipeline_config(tmp_path / "missing.yaml")

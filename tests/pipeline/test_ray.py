@@ -17,6 +17,8 @@ from thinkvl.data.pipeline.config import (
 )
 from thinkvl.data.pipeline.runner import run_filter_pipeline
 
+pytestmark = pytest.mark.slow  # multi-process
+
 ray = pytest.importorskip("ray", reason="Ray is an optional dependency: pip install 'ray[data]'")
 
 

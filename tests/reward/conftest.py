@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from thinkvl.reward import RewardSystem
-
-BENCHDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "benchdata"
 
 
 def make_response(box: str | None, thinking: str = "Let me work it out.", text: str = "The answer is") -> str:
@@ -34,10 +30,3 @@ def isolated():
     rs = RewardSystem()
     yield rs
     rs.close()
-
-
-@pytest.fixture(scope="session")
-def benchdata() -> Path:
-    path = BENCHDATA.resolve()
-    assert path.is_dir(), f"benchmark fixtures not found at {path} (shared/ must sit beside the repository)"
-    return path

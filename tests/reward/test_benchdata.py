@@ -33,11 +33,12 @@ def test_mathvista_bard_predictions_match_the_official_judge(benchdata) -> None:
 
 
 def test_mathvista_bard_raw_responses_with_lenient_extraction(benchdata) -> None:
-    """End to end from Bard's free text (no GPT-4 extractor): lenient extraction + our verifiers.
+    """End to end from Bard's free text (no GPT-4 extractor): lenient extraction + our choice/math verifiers.
 
-    Measured: 919/1000 verdicts agree with the official ones. We find 271 correct, 269 of them officially correct
-    (the reader rarely over-credits); the official judge finds 348: free text without a marked final answer is
-    where a rule reader and GPT-4 extraction part ways.
+    Measured: 978/1000 verdicts agree with the official ones; we credit 328, 327 of them officially correct
+    (precision 99.7%; the other is item 849, whose "(b)" the official scorer reads as the letter B). Most of the
+    22 disagreements are the official rule mapping a refusal or a value that is no option to the nearest option by
+    edit distance, which we never do.
     """
     data = json.loads((benchdata / "mathvista" / "output_bard.json").read_text())
     responses, records, truth = [], [], []
@@ -52,6 +53,9 @@ def test_mathvista_bard_raw_responses_with_lenient_extraction(benchdata) -> None
     rs = RewardSystem({"lenient": True, "thinking": False, "limits": {"isolation": "none"}})
     verdicts = rs.score_batch(responses, records)
     agree = sum(v.correct == t for v, t in zip(verdicts, truth))
-    assert agree >= 900, agree
     ours = [t for v, t in zip(verdicts, truth) if v.correct]
-    assert sum(ours) / len(ours) >= 0.98  # what we credit, the official judge credits too
+    print(f"MathVista/Bard lenient: agreement {agree / 10:.1f}%, precision {sum(ours) / len(ours):.1%}")
+    assert agree >= 975, agree  # measured 978
+    assert sum(ours) / len(ours) >= 0.99  # what we credit, the official judge credits too (measured 327/328)
+    refusals = [v for v, r in zip(verdicts, responses) if "can't help with images" in r or "can't process" in r]
+    assert refusals and not any(v.correct for v in refusals)

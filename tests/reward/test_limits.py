@@ -19,6 +19,7 @@ PATHOLOGICAL = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PATHOLOGICAL))
 def test_pathological_math_fails_within_the_limit(isolated, respond, name: str) -> None:
     isolated.score(respond("1"), {"domain": "math", "answer": "1"})  # worker start-up is not part of the limit
@@ -65,6 +66,7 @@ def spinning(tmp_path, monkeypatch):
     rs.close()
 
 
+@pytest.mark.slow
 def test_stuck_verification_is_killed_and_the_worker_replaced(spinning, respond) -> None:
     target = {"domain": "spin", "answer": "-"}
     start = time.monotonic()
@@ -75,6 +77,7 @@ def test_stuck_verification_is_killed_and_the_worker_replaced(spinning, respond)
     assert spinning.score(respond("fine"), target).correct  # the replacement worker serves the next call
 
 
+@pytest.mark.slow
 def test_a_stuck_task_does_not_hold_up_the_rest_of_a_batch(spinning, respond) -> None:
     responses = [respond("hang" if k == 3 else f"ok{k}") for k in range(12)]
     verdicts = spinning.score_batch(responses, [{"domain": "spin", "answer": "-"}] * 12, workers=1)
@@ -82,6 +85,7 @@ def test_a_stuck_task_does_not_hold_up_the_rest_of_a_batch(spinning, respond) ->
     assert "time limit" in verdicts[3].reason
 
 
+@pytest.mark.slow
 def test_limit_holds_off_the_main_thread(spinning, respond) -> None:
     out = {}
 
@@ -103,6 +107,7 @@ def _score_in_child(args: tuple[str, str]) -> tuple[bool, str]:
     return v.correct, v.reason
 
 
+@pytest.mark.slow
 def test_limit_holds_inside_a_daemonic_pool_worker(respond) -> None:
     """multiprocessing.Pool workers are daemonic (no multiprocessing children): our subprocess workers still run."""
     ctx = multiprocessing.get_context("fork")

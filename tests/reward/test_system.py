@@ -36,7 +36,7 @@ def test_unknown_and_unverifiable_domains_are_errors(inproc, respond) -> None:
     with pytest.raises(RewardError, match="not verifiable"):
         inproc.score(respond("a cat"), {"domain": "caption", "answer": "a cat on a mat"})
     with pytest.raises(RewardError, match="bad ground truth"):
-        inproc.score(respond("B"), {"domain": "choice", "answer": "B", "meta": {}})
+        inproc.score(respond("B"), {"domain": "choice", "answer": "maybe", "meta": {}})
     with pytest.raises(RewardError, match="2 responses but 1 records"):
         inproc.score_batch(["a", "b"], [{"domain": "math", "answer": "1"}])
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from thinkvl.rl.config import RLConfig
 from thinkvl.rl.curriculum import (
     TIERS,
     UNIFORM_TIER_WEIGHTS,
@@ -235,8 +236,25 @@ def test_offline_grade_samples_at_the_given_temperature_and_writes_tiers(tmp_pat
 
     monkeypatch.setattr(rl_run, "load_bundle", lambda model: SimpleNamespace(model=SimpleNamespace(eval=lambda: None)))
     monkeypatch.setattr(rl_run, "TransformersEngine", FakeEngine)
-    grades = rl_run.grade("unused", data, tmp_path / "grades.jsonl", k=4, temperature=0.6, show_progress=False)
-    assert {p.temperature for p in seen} == {0.6} and {p.n for p in seen} == {4}
+    cfg = RLConfig(
+        model="unused",
+        data=str(data),
+        grades=str(tmp_path / "grades.jsonl"),
+        grade_k=4,
+        temperature=0.6,
+        top_p=0.9,
+        difficulty_label_range=(0, 2),
+        difficulty_label_weight=0.5,
+    )
+    grades = rl_run.grade(cfg, show_progress=False)
+    assert {(p.temperature, p.top_p, p.n) for p in seen} == {(0.6, 0.9, 4)}
+    assert {(p.thinking_budget, p.answer_budget) for p in seen} == {(cfg.thinking_budget, cfg.answer_budget)}
     assert grades[records[0]["id"]].pass_rate == 0.75 and grades[records[1]["id"]].pass_rate == 0.0
+    # Synth level 0 is the easiest label of the range (0, 2): prior pass rate 1.0, weighted 0.5 against the measurement.
+    assert grades[records[0]["id"]].estimate == pytest.approx(0.875)
+    assert grades[records[1]["id"]].estimate == pytest.approx(0.5)
     written = [json.loads(line) for line in (tmp_path / "grades.jsonl").read_text().splitlines()]
     assert {w["id"]: w["pass_rate"] for w in written} == {records[0]["id"]: 0.75, records[1]["id"]: 0.0}
+    # The label range is the config's: level-0 labels are outside the default scale (1, 5), and that is an error.
+    with pytest.raises(ValueError, match=r"difficulty label must be an integer in \[1, 5\], got 0"):
+        rl_run.grade(RLConfig(model="unused", data=str(data), grades=str(tmp_path / "g.jsonl")), show_progress=False)

@@ -8,9 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from thinkvl.data.synth import write_dataset
 from thinkvl.metrics import read_metrics
 from thinkvl.model import create_bundle, save_bundle
+
+pytestmark = pytest.mark.slow  # two processes
 
 # Launched by torchrun: a deterministic pseudo-reward (about half right, so groups are mixed) and, after every
 # iteration, a digest of this rank's weights written next to the run.

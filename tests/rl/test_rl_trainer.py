@@ -14,7 +14,7 @@ from thinkvl.model import tokens as T
 from thinkvl.model.generate import SamplingParams, TransformersEngine
 from thinkvl.reward import Verdict
 from thinkvl.rl.config import RLConfig
-from thinkvl.rl.policy import policy_batch, rollout_sample, token_logprobs
+from thinkvl.rl.policy import policy_batch, token_logprobs
 from thinkvl.rl.run import run_rl
 from thinkvl.rl.trainer import RLCSTrainer
 
@@ -71,9 +71,7 @@ def test_trainer_logprobs_match_the_engines(setup):
     rollouts = engine.generate(records, ds.root, SamplingParams(n=2, thinking_budget=8, answer_budget=4))
     trainer = RLCSTrainer(_cfg(setup[0]), bundle, ds, HashReward(), engine)
     prompts = {r.id: trainer._encode_prompt(r) for r in records}
-    samples = [rollout_sample(prompts[r.record_id], r, bundle.model) for r in rollouts]
-    lens = [len(prompts[r.record_id].input_ids) for r in rollouts]
-    batch = policy_batch(samples, rollouts, bundle.tokenizer.pad_token_id, lens)
+    batch = policy_batch([prompts[r.record_id] for r in rollouts], rollouts, bundle.tokenizer.pad_token_id)
     with torch.no_grad():
         logp, _ = token_logprobs(bundle.model, batch, suppressed=engine.suppressed)
     torch.testing.assert_close(logp[batch.mask], batch.rollout_logprobs[batch.mask], atol=2e-3, rtol=0)
@@ -93,6 +91,7 @@ def test_forced_answering_closes_the_thought_and_masks_the_marker(setup):
         assert len(r.response_ids) <= 3 + len(marker) + 4
 
 
+@pytest.mark.slow
 def test_an_iteration_updates_the_policy_and_logs(setup):
     root, _, ds = setup
     bundle = create_bundle("tiny", seed=0, vocab_size=512)
@@ -120,6 +119,7 @@ def test_an_iteration_updates_the_policy_and_logs(setup):
     assert trainer.sampler.tier_histogram()["ungraded"] < len(ds.records)
 
 
+@pytest.mark.slow
 def test_all_invalid_groups_train_nothing_and_expand_the_draw(setup):
     root, _, ds = setup
     bundle = create_bundle("tiny", seed=0, vocab_size=512)
@@ -134,6 +134,7 @@ def test_all_invalid_groups_train_nothing_and_expand_the_draw(setup):
     assert len(trainer.select_prompts()) == 9
 
 
+@pytest.mark.slow
 def test_resumed_run_matches_an_uninterrupted_one(setup):
     root, _, _ = setup
     straight = run_rl(_cfg(root, out=str(root / "straight"), iterations=3), reward=HashReward(), show_progress=False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -175,22 +176,46 @@ def _is_box(x: Any) -> bool:
     )
 
 
+_COUNT_TEXT = re.compile(r"\s*\d{1,15}(?:\.0*)?\s*")
+_LETTER_TEXT = re.compile(r"\s*\(?\s*([A-Ja-j])\s*\)?\s*\.?\s*")
+
+
+def count_value(answer: Any) -> int | None:
+    """A count as an int: ``7``, ``7.0`` or the string ``"7"`` (datasets store counts as text); else None."""
+    if isinstance(answer, str):
+        return int(float(answer)) if _COUNT_TEXT.fullmatch(answer) else None
+    if _is_number(answer) and float(answer).is_integer() and answer >= 0:
+        return int(answer)
+    return None
+
+
+def choice_letter(answer: Any) -> str | None:
+    """A multiple-choice answer as a capital letter: ``"B"``, ``"b"``, ``"(B)"``, ``"B."``; else None."""
+    m = _LETTER_TEXT.fullmatch(answer) if isinstance(answer, str) else None
+    return m.group(1).upper() if m else None
+
+
 def answer_problem(domain: str, answer: Any, meta: dict[str, Any]) -> str | None:
     """Why an answer is malformed for its domain, or None when it is fine."""
     if answer is None or (isinstance(answer, str) and not answer.strip()):
         return "empty answer"
     if domain == "counting":
-        if not (_is_number(answer) and float(answer).is_integer() and answer >= 0):
-            return f"a count must be a non-negative integer, got {answer!r}"
+        if count_value(answer) is None:
+            return f'a count must be a non-negative integer (a number or digits such as "7"), got {answer!r}'
     elif domain == "grounding":
         boxes = answer if answer and isinstance(answer[0], list) else [answer]
         if not all(_is_box(b) for b in boxes):
             return f"a box is [x1, y1, x2, y2] in 0–1000 with x1<=x2, y1<=y2; got {answer!r}"
     elif domain == "choice":
         choices = meta.get("choices")
+        if choices is None:  # options only in the question text (public datasets): the answer must be a letter
+            if choice_letter(answer) is None:
+                return f"a multiple-choice answer is one letter A–{CHOICE_LETTERS[-1]}, got {answer!r}"
+            return None
         if not isinstance(choices, list) or len(choices) < 2 or len(choices) > len(CHOICE_LETTERS):
-            return f"multiple choice needs meta.choices, a list of 2–{len(CHOICE_LETTERS)} options"
-        if not (isinstance(answer, str) and answer in CHOICE_LETTERS[: len(choices)]):
+            return f"meta.choices must be a list of 2–{len(CHOICE_LETTERS)} options, got {choices!r:.80}"
+        letter = choice_letter(answer)
+        if letter is None or letter not in CHOICE_LETTERS[: len(choices)]:
             return f"a multiple-choice answer is one letter A–{CHOICE_LETTERS[len(choices) - 1]}, got {answer!r}"
     elif domain == "gui":
         if not (isinstance(answer, dict) and isinstance(answer.get("action"), str)):

@@ -2,8 +2,9 @@
 ``list`` (the benchmark table).
 
 The model side is pluggable: `add_commands` takes a ``generate_factory(args) -> generate`` that builds the
-generation callable from ``--model`` (the CLI passes the engine's). ``--responses FILE`` evaluates responses saved
-earlier instead (JSONL of ``{"id", "response"}``), e.g. another model's outputs scored with ``--lenient``.
+generation callable from ``--model`` (the CLI passes the engine's). ``--endpoint URL --served-model NAME`` evaluates
+a model served behind an OpenAI-compatible API instead (`thinkvl.eval.endpoint`). ``--responses FILE`` evaluates
+responses saved earlier (JSONL of ``{"id", "response"}``), e.g. another model's outputs scored with ``--lenient``.
 """
 
 from __future__ import annotations
@@ -15,25 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from thinkvl.config import load_yaml
+from thinkvl.config import add_config_flags, config_from_args
 from thinkvl.data.record import Record
 from thinkvl.eval.compare import compare_runs
 from thinkvl.eval.registry import BENCHMARK_LIST, BenchmarkError
-from thinkvl.eval.runner import EvalConfig, EvalError, Generate, run_eval
+from thinkvl.eval.runner import EvalConfig, EvalError, Generate, StreamingModel, run_eval
 
 GenerateFactory = Callable[[argparse.Namespace], Generate]
-
-
-def parse_budget(text: str) -> int | None:
-    if text.lower() in ("none", "null", "inf", "-"):
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a thinking budget is a token count or 'none', got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a thinking budget can't be negative: {value}")
-    return value
 
 
 def replay_generate(path: str | Path) -> Generate:
@@ -58,34 +47,33 @@ def replay_generate(path: str | Path) -> Generate:
     return generate
 
 
-def _config(args: argparse.Namespace) -> EvalConfig:
-    overrides: dict[str, Any] = {
-        "tasks": args.tasks,
-        "data_dir": args.data_dir,
-        "thinking_budgets": args.budgets,
-        "batch_size": args.batch_size,
-        "limit": args.limit,
-        "lenient": True if args.lenient else None,
-        "on_missing": args.on_missing,
-        "download": True if args.download else None,
-        "reward_config": args.reward_config,
-    }
-    if args.config:
-        return load_yaml(EvalConfig, args.config, **overrides)
-    return EvalConfig(**{k: v for k, v in overrides.items() if v is not None})
-
-
 def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argparse.Namespace], int]:
     def handle(args: argparse.Namespace) -> int:
         try:
-            config = _config(args)
+            config = config_from_args(EvalConfig, args, args.config)
+            sources = [bool(args.responses), bool(args.model), config.endpoint is not None]
+            if sum(sources) > 1:
+                print("error: give one of --model, --endpoint and --responses", file=sys.stderr)
+                return 2
+            generate: Generate | StreamingModel
+            info: dict[str, Any] | None = None
             if args.responses:
                 generate = replay_generate(args.responses)
+            elif config.endpoint is not None:
+                from thinkvl.eval.endpoint import EndpointModel
+
+                endpoint = EndpointModel.from_config(config)
+                for budget in config.thinking_budgets:
+                    endpoint.check([], budget)  # a budget the server can't enforce fails before loading anything
+                endpoint.preflight()
+                generate, info = endpoint, endpoint.describe()
             elif generate_factory is not None and args.model:
                 generate = generate_factory(args)
             else:
                 print(
-                    "error: give --model DIR (with a generation engine wired in) or --responses FILE", file=sys.stderr
+                    "error: give --model DIR (with a generation engine wired in), --endpoint URL --served-model NAME, "
+                    "or --responses FILE",
+                    file=sys.stderr,
                 )
                 return 2
             results = run_eval(
@@ -103,15 +91,32 @@ def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argp
                 loader_options=config.loader_options,
                 scoring_workers=config.scoring_workers,
                 progress=not args.quiet,
+                model_info=info,
             )
         except (BenchmarkError, EvalError, FileNotFoundError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
         print((Path(args.out) / "results.md").read_text(encoding="utf-8"))
         print(f"{len(results['benchmarks'])} benchmark(s); results in {args.out}")
+        failed = _failures(results)
+        if failed:
+            print(
+                f"warning: {failed} item(s) got no response (reasons in predictions/*.jsonl, 'error'); they are left "
+                "out of the scores. Run the same command again to retry them.",
+                file=sys.stderr,
+            )
+            return 1
         return 0
 
     return handle
+
+
+def _failures(results: dict[str, Any]) -> int:
+    return sum(
+        b.get("extra", {}).get("errors", 0)
+        for entry in results["benchmarks"].values()
+        for b in entry.get("budgets", {}).values()
+    )
 
 
 def handle_compare(args: argparse.Namespace) -> int:
@@ -139,18 +144,10 @@ def add_commands(subparsers: Any, generate_factory: GenerateFactory | None = Non
     run = subparsers.add_parser("run", help="evaluate a model (or saved responses) on benchmarks")
     run.add_argument("--model", help="model directory (needs a generation engine wired into the CLI)")
     run.add_argument("--responses", help="JSONL of saved {id, response} to score instead of generating")
-    run.add_argument("--tasks", nargs="+", help="benchmarks, groups, 'all' or 'offline' (see `thinkvl eval list`)")
-    run.add_argument("--data-dir", help="directory with one folder per benchmark")
     run.add_argument("--out", required=True, help="run directory (re-run with the same one to resume)")
-    run.add_argument("--budgets", nargs="+", type=parse_budget, help="thinking budgets in tokens ('none': no cap)")
-    run.add_argument("--batch-size", type=int)
-    run.add_argument("--limit", type=int, help="at most this many items per benchmark")
-    run.add_argument("--lenient", action="store_true", help="lenient answer extraction (for other models)")
-    run.add_argument("--on-missing", choices=("error", "skip"), help="items with missing media: stop or skip")
-    run.add_argument("--download", action="store_true", help="fetch missing annotations from the Hub")
-    run.add_argument("--reward-config", help="reward YAML (default: the packaged one)")
     run.add_argument("--config", help="eval YAML (fields of EvalConfig); flags override it")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_config_flags(run, EvalConfig, aliases={"thinking_budgets": ("--budgets",)})
     run.set_defaults(func=make_run_handler(generate_factory))
 
     compare = subparsers.add_parser("compare", help="put evaluation runs side by side")

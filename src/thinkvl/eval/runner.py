@@ -10,7 +10,10 @@ Output directory::
 
 Predictions are appended and flushed (and fsynced) after every batch, and finished ids are skipped when the run
 is started again, so a crash loses at most the batch in flight; a line cut short by a crash is dropped on resume.
-The model is a callable ``generate(records, media_root, thinking_budget) -> responses`` supplied by the caller.
+The model is a callable ``generate(records, media_root, thinking_budget) -> responses`` supplied by the caller, or a
+`StreamingModel` (a served model, `thinkvl.eval.endpoint`) whose results are saved one by one as they arrive. An
+item a streaming model could not answer is saved as an ``error`` row with its reason: left out of the metric,
+counted in the results (``extra.errors``), and tried again when the run is resumed.
 """
 
 from __future__ import annotations
@@ -19,19 +22,21 @@ import copy
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from thinkvl.config import option
 from thinkvl.data.loaders import atomic_write_text
 from thinkvl.data.record import Record
 from thinkvl.eval import metrics, report
 from thinkvl.eval.loaders import LoadedBenchmark, load_benchmark
 from thinkvl.eval.registry import Benchmark, BenchmarkError, resolve_tasks
 from thinkvl.eval.tables import DataNotFoundError
+from thinkvl.model.tokens import ANSWER_BUDGET
 from thinkvl.reward import DomainConfig, RewardConfig, RewardSystem, Verdict
 
 Generate = Callable[[list[Record], Path, "int | None"], list[str]]
@@ -40,6 +45,22 @@ EVAL_PLUGIN = "thinkvl.eval.verifiers"
 
 class EvalError(RuntimeError):
     """The generate callable broke its contract, or the run can't go on; the message says how."""
+
+
+@dataclass
+class Generated:
+    """One item's outcome from a streaming model: the response text, or the reason it could not be had."""
+
+    text: str | None
+    error: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)  # saved with the row (forced, attempts, finish reason…)
+
+
+@runtime_checkable
+class StreamingModel(Protocol):
+    def stream(self, records: list[Record], root: Path, budget: int | None) -> Iterator[list[tuple[Record, Generated]]]:
+        """Every record's outcome exactly once, in chunks, in the order they finish."""
+        ...
 
 
 @dataclass
@@ -65,6 +86,31 @@ class EvalConfig:
     loader_options: dict[str, dict[str, Any]] = field(
         default_factory=dict, metadata={"help": "per benchmark loader options, e.g. {videomme: {num_frames: 8}}"}
     )
+    # ---- a served model (thinkvl.eval.endpoint); these fields are read only when `endpoint` is set
+    endpoint: str | None = option(None, "base URL of an OpenAI-compatible server, e.g. http://localhost:8000/v1")
+    served_model: str | None = option(None, "the model name the server knows (the request's 'model')")
+    api_key_env: str | None = option(None, "environment variable holding the API key (sent as a Bearer token)")
+    concurrency: int = option(8, "requests in flight at once")
+    request_timeout: float = option(600.0, "seconds one HTTP request may take in all before it is retried")
+    max_attempts: int = option(5, "tries per request; 429, 5xx, timeouts and dropped connections are retried")
+    temperature: float = option(0.0, "sampling temperature sent to the server (0: greedy, as the local path)")
+    top_p: float = option(1.0, "top-p sent to the server")
+    max_tokens: int | None = option(None, "token cap per response when the thinking budget is null (null: none)")
+    answer_budget: int = option(ANSWER_BUDGET, "tokens allowed for the answer after a thought is cut at its budget")
+    force_marker: Literal["think_close", "end_of_solution"] = option(
+        "think_close", "what closes a cut thought: '</think><answer>' or '<|end_of_solution|>'"
+    )
+    budget_via: Literal["continue", "completions", "refuse"] = option(
+        "continue",
+        "how a thinking budget is enforced over HTTP: continue (the same assistant message, continue_final_message: "
+        "vLLM, SGLang), completions (/completions with the rendered prompt; text-only items), refuse (no such "
+        "server: any budget but null is an error)",
+    )
+    request_extra: dict[str, Any] = option(
+        {"skip_special_tokens": False},
+        "fields added to every request body (vLLM/SGLang keep the box tokens with skip_special_tokens: false; "
+        "{} for servers that reject unknown fields)",
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.tasks, str):
@@ -85,6 +131,25 @@ class EvalConfig:
             raise ValueError(f"on_missing must be 'error' or 'skip', got {self.on_missing!r}")
         if self.scoring_workers < 1:
             raise ValueError("scoring_workers must be >= 1")
+        if self.endpoint is not None:
+            if not self.endpoint.startswith(("http://", "https://")):
+                raise ValueError(f"endpoint must be an http(s) URL, got {self.endpoint!r}")
+            if not self.served_model:
+                raise ValueError("an endpoint needs served_model: the model name the server knows")
+        if self.concurrency < 1 or self.max_attempts < 1 or self.answer_budget < 1:
+            raise ValueError("concurrency, max_attempts and answer_budget must be >= 1")
+        if self.request_timeout <= 0:
+            raise ValueError("request_timeout must be > 0 seconds")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"temperature must be >= 0 and top_p in (0, 1], got {self.temperature}, {self.top_p}")
+        if not isinstance(self.request_extra, dict):
+            raise ValueError(f"request_extra must be a mapping of request fields, got {self.request_extra!r}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError("max_tokens must be >= 1 (or null for no cap)")
+        if self.force_marker not in ("think_close", "end_of_solution"):
+            raise ValueError(f"force_marker must be 'think_close' or 'end_of_solution', got {self.force_marker!r}")
+        if self.budget_via not in ("continue", "completions", "refuse"):
+            raise ValueError(f"budget_via must be continue, completions or refuse, got {self.budget_via!r}")
 
 
 def budget_key(budget: int | None) -> str:
@@ -131,16 +196,27 @@ def _small(value: Any) -> bool:
     return False
 
 
-def prediction_row(
-    record: Record, bench: Benchmark, budget: int | None, response: str, verdict: Verdict
-) -> dict[str, Any]:
-    """One saved line: what was asked, answered and decided, with the meta the metric needs."""
+def _head(record: Record, bench: Benchmark, budget: int | None) -> dict[str, Any]:
     return {
         "id": record.id,
         "benchmark": bench.name,
         "budget": budget,
         "domain": record.domain,
         "answer": record.answer if _small(record.answer) else str(record.answer)[:200],
+    }
+
+
+def prediction_row(
+    record: Record,
+    bench: Benchmark,
+    budget: int | None,
+    response: str,
+    verdict: Verdict,
+    info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One saved line: what was asked, answered and decided, with the meta the metric needs."""
+    row = {
+        **_head(record, bench, budget),
         "response": response,
         "correct": bool(verdict.correct),
         "score": float(verdict.score),
@@ -148,6 +224,14 @@ def prediction_row(
         "verdict": verdict.to_dict(),
         "meta": {k: v for k, v in record.meta.items() if k != "choices" and _small(v)},
     }
+    if info:
+        row["generation"] = info
+    return row
+
+
+def error_row(record: Record, bench: Benchmark, budget: int | None, reason: str, info: dict[str, Any]) -> dict:
+    """An item that could not be answered: kept (so it's visible and retried on resume), never scored as wrong."""
+    return {**_head(record, bench, budget), "error": reason, "generation": info}
 
 
 # ------------------------------------------------------------------ scoring
@@ -194,7 +278,7 @@ def _append(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 # ------------------------------------------------------------------ the run
 def run_benchmark(
     loaded: LoadedBenchmark,
-    generate: Generate,
+    generate: Generate | StreamingModel,
     out_dir: Path,
     budget: int | None,
     scorer: RewardSystem,
@@ -203,11 +287,13 @@ def run_benchmark(
     workers: int = 1,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """Generate and score the unfinished items of one benchmark at one budget; return all its rows."""
+    """Generate and score the unfinished items of one benchmark at one budget; return all its rows.
+
+    Items saved earlier as errors are unfinished: they are tried again."""
     bench = loaded.bench
     path = predictions_path(out_dir, bench, budget)
     done = read_predictions(path)
-    todo = [r for r in loaded.records if r.id not in done]
+    todo = [r for r in loaded.records if r.id not in done or "error" in done[r.id]]
     task = (
         progress.add_task(
             f"{bench.title} @ {budget_key(budget)}",
@@ -217,16 +303,50 @@ def run_benchmark(
         if progress
         else None
     )
-    for start in range(0, len(todo), batch_size):
-        batch = todo[start : start + batch_size]
-        responses = _check_responses(generate(batch, loaded.root, budget), batch, bench)
-        verdicts = scorer.score_batch(responses, batch, workers=workers)
-        rows = [prediction_row(rec, bench, budget, resp, v) for rec, resp, v in zip(batch, responses, verdicts)]
+    if isinstance(generate, StreamingModel) and todo:
+        chunks: Iterable[list[tuple[Record, Generated]]] = generate.stream(todo, loaded.root, budget)
+    else:
+        chunks = _batched(generate, todo, loaded.root, budget, batch_size, bench)
+    for chunk in chunks:
+        answered = [(rec, g) for rec, g in chunk if g.text is not None]
+        texts = [g.text or "" for _, g in answered]
+        verdicts = scorer.score_batch(texts, [rec for rec, _ in answered], workers=workers) if answered else []
+        scored = iter(zip(texts, verdicts))
+        rows = []
+        for rec, g in chunk:
+            if g.text is None:
+                rows.append(error_row(rec, bench, budget, g.error or "no response", g.info))
+            else:
+                text, verdict = next(scored)
+                rows.append(prediction_row(rec, bench, budget, text, verdict, g.info))
         _append(path, rows)
         done.update((row["id"], row) for row in rows)
         if progress is not None and task is not None:
-            progress.advance(task, len(batch))
+            progress.advance(task, sum("error" not in row for row in rows))
     return [done[r.id] for r in loaded.records]
+
+
+def _batched(
+    generate: Generate, todo: list[Record], root: Path, budget: int | None, batch_size: int, bench: Benchmark
+) -> Iterator[list[tuple[Record, Generated]]]:
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        responses = _check_responses(generate(batch, root, budget), batch, bench)
+        yield [(rec, Generated(text)) for rec, text in zip(batch, responses)]
+
+
+def errors_of(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row for row in rows if "error" in row]
+
+
+def _metric(bench: Benchmark, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The benchmark's metric over the answered rows; failed items are counted beside it, never scored wrong."""
+    failed = errors_of(rows)
+    result = metrics.compute(bench, [row for row in rows if "error" not in row])
+    if failed:
+        result.extra["errors"] = len(failed)
+        result.extra["first_error"] = f"{failed[0]['id']}: {failed[0]['error']}"
+    return result.to_dict()
 
 
 def _entry(bench: Benchmark, skipped: list[str]) -> dict[str, Any]:
@@ -242,7 +362,7 @@ def _entry(bench: Benchmark, skipped: list[str]) -> dict[str, Any]:
 
 def run_eval(
     tasks: Sequence[str | Benchmark],
-    generate: Generate,
+    generate: Generate | StreamingModel,
     out_dir: str | Path,
     thinking_budgets: Sequence[int | None] = (None,),
     batch_size: int = 8,
@@ -256,11 +376,12 @@ def run_eval(
     loader_options: dict[str, dict[str, Any]] | None = None,
     scoring_workers: int = 1,
     progress: bool = True,
+    model_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``generate`` on ``tasks`` at each thinking budget; write predictions, results, table and plots.
 
     Returns the results dict also written to ``out_dir/results.json``. Benchmarks that can't be scored offline
-    are refused up front, before any generation.
+    are refused up front, before any generation. ``model_info`` (what was evaluated) is saved with the run.
     """
     names = [t.name if isinstance(t, Benchmark) else t for t in tasks]
     config = EvalConfig(
@@ -286,9 +407,10 @@ def run_eval(
         base = RewardConfig.from_yaml(reward_config) if reward_config is not None else RewardConfig.from_yaml()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "run.json", json.dumps({**asdict(config), "started": time.time()}, indent=2) + "\n")
+    info = {"model": model_info} if model_info else {}
+    atomic_write_text(out / "run.json", json.dumps({**asdict(config), **info, "started": time.time()}, indent=2) + "\n")
 
-    results: dict[str, Any] = {"run": {**asdict(config), "out_dir": str(out)}, "benchmarks": {}}
+    results: dict[str, Any] = {"run": {**asdict(config), **info, "out_dir": str(out)}, "benchmarks": {}}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     with Progress(*columns, disable=not progress) as bar:
         for bench in benches:
@@ -324,7 +446,7 @@ def run_eval(
                         workers=config.scoring_workers,
                         progress=bar,
                     )
-                    entry["budgets"][budget_key(budget)] = metrics.compute(bench, rows).to_dict()
+                    entry["budgets"][budget_key(budget)] = _metric(bench, rows)
             results["benchmarks"][bench.name] = entry
     results["groups"] = report.group_scores(results)
     atomic_write_text(out / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")

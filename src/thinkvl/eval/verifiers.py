@@ -24,8 +24,11 @@ from typing import Any
 from rapidfuzz.distance import Levenshtein
 
 from thinkvl.data.record import CHOICE_LETTERS
+from thinkvl.reward.extract import final_value
+from thinkvl.reward.numbers import parse_number
 from thinkvl.reward.registry import Verifier, register
 from thinkvl.reward.verdict import Check
+from thinkvl.reward.verifiers.choice import _DUPLICATES, ChoiceVerifier
 
 
 def _float(text: str) -> float | None:
@@ -89,13 +92,41 @@ def mathvista_normalize(
     return text
 
 
+def mathvista_lenient(pred: str, meta: dict[str, Any]) -> str | None:
+    """Other models' free text, read before MathVista's normalisation: the letter of the one option the text names
+    (never the nearest option by edit distance, which would credit a refusal or a value that is no option), or the
+    number a free-form answer ends on; None when there is none."""
+    if meta.get("question_type", "free_form") == "multi_choice":
+        choices = [str(c) for c in meta.get("choices") or []]
+        reader = ChoiceVerifier()
+        letters, reason = reader.read(pred, choices)
+        if len(letters) != 1 and reason != _DUPLICATES:
+            letters, reason = reader.search(pred, choices)
+        return min(letters) if letters and (len(letters) == 1 or reason == _DUPLICATES) else None
+    if meta.get("answer_type") not in ("integer", "float"):
+        return pred
+    num = parse_number(pred)
+    if num is None:
+        value = final_value(pred)
+        num = parse_number(value) if value else None
+    return str(float(num.value)) if num is not None else None  # "64%" is 64: MathVista golds drop the sign
+
+
 @register
 class MathVistaVerifier(Verifier):
+    """MathVista's rule. Strict mode normalises the boxed answer exactly as the official scorer normalises GPT-4's
+    extraction (so the official numbers reproduce); lenient mode first reads free text with `mathvista_lenient`."""
+
     name = "mathvista"
 
     def verify(self, pred: str, answer: Any, meta: dict[str, Any], *, lenient: bool = False) -> Check:
         qtype = meta.get("question_type", "free_form")
         gold = str(meta.get("answer_text", answer))
+        if lenient:
+            read = mathvista_lenient(pred, meta)
+            if read is None:
+                return Check(0.0, False, "no option or value named")
+            pred = read
         normalized = mathvista_normalize(
             pred, meta.get("choices"), qtype, meta.get("answer_type", "text"), meta.get("precision")
         )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoModelForImageTextToText, AutoProcessor, GenerationConfig, PreTrainedModel
 
 from thinkvl.model import tokens as T
@@ -111,7 +112,23 @@ def load_bundle(
     if not (directory / "config.json").is_file():
         raise FileNotFoundError(f"{directory} is not a model directory (no config.json)")
     processor = AutoProcessor.from_pretrained(directory)
-    model = AutoModelForImageTextToText.from_pretrained(
-        directory, dtype=dtype, attn_implementation=attn_implementation
-    ).to(device)
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(
+            directory, dtype=dtype, attn_implementation=attn_implementation
+        ).to(device)
+    except SafetensorError as err:  # a copy cut short or overwritten: say so instead of a Rust traceback
+        raise ValueError(f"{directory}: the weights are corrupt or truncated ({err})") from None
+    ensure_attention_bias(model.config)
     return Bundle(model=model, processor=processor)
+
+
+def ensure_attention_bias(config: Any) -> bool:
+    """Mark a glm4v config's decoder as having q/k/v biases (it always has); True if the key was missing.
+
+    Directories saved before thinkvl wrote the key lack it, and vLLM then drops the biases; loading one adds it, so
+    the next `save_bundle` writes it."""
+    text = getattr(config, "text_config", None)
+    if getattr(config, "model_type", None) != "glm4v" or text is None or getattr(text, "attention_bias", None):
+        return False
+    text.attention_bias = True
+    return True

@@ -6,6 +6,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from thinkvl.model.tokens import ANSWER_BUDGET, THINKING_BUDGET
+
 
 def _chat(args: argparse.Namespace) -> int:
     from thinkvl.data.record import Record
@@ -49,8 +51,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image", help="image file")
     p.add_argument("--video", nargs="+", help="video frame files, in order")
     p.add_argument("--fps", type=float, default=2.0, help="rate the frames were sampled at")
-    p.add_argument("--thinking-budget", type=int, default=512, help="force an answer after this many thinking tokens")
-    p.add_argument("--answer-budget", type=int, default=256)
+    p.add_argument(
+        "--thinking-budget", type=int, default=THINKING_BUDGET, help="force an answer after this many thinking tokens"
+    )
+    p.add_argument("--answer-budget", type=int, default=ANSWER_BUDGET, help="tokens to answer in after forcing")
     p.add_argument("--no-think", action="store_true", help="answer directly (empty thinking)")
     p.add_argument("--sample", action="store_true", help="sample (temperature 1) instead of greedy decoding")
     p.set_defaults(func=_chat)

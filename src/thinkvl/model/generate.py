@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import torch
 
@@ -22,7 +22,7 @@ from thinkvl.model import tokens as T
 from thinkvl.model.bundle import Bundle, stop_token_ids
 from thinkvl.model.chat import render_prompt
 from thinkvl.model.processor import encode
-from thinkvl.model.tokens import FORCE_ANSWER_TEXT
+from thinkvl.model.tokens import ANSWER_BUDGET, FORCE_ANSWER_TEXT, THINKING_BUDGET
 
 
 @dataclass
@@ -30,8 +30,8 @@ class SamplingParams:
     n: int = 1  # responses per record (the group size G in RL)
     temperature: float = 1.0
     top_p: float = 1.0  # the report: top-p < 1 garbled outputs late in RL
-    thinking_budget: int = 256  # tokens before a thought is cut and the answer forced
-    answer_budget: int = 32  # tokens allowed after forcing
+    thinking_budget: int = THINKING_BUDGET  # tokens before a thought is cut and the answer forced
+    answer_budget: int = ANSWER_BUDGET  # tokens allowed after forcing
     force_marker: str = "think_close"  # or "end_of_solution"
     greedy: bool = False
     thinking: bool = True
@@ -87,32 +87,66 @@ def modality(record: Record) -> str:
     return "video" if "video" in kinds else "image" if "image" in kinds else "text"
 
 
+# Placeholders and prompt-only tags must never be generated: a sampled <|image|> would ask the model for image
+# features that don't exist when the response is read back. Every engine suppresses the same ones.
+NEVER_GENERATED = (
+    T.IMAGE,
+    T.VIDEO,
+    T.BEGIN_OF_IMAGE,
+    T.END_OF_IMAGE,
+    T.BEGIN_OF_VIDEO,
+    T.END_OF_VIDEO,
+    T.GMASK,
+    T.SOP,
+    T.SYSTEM,
+    T.PAD,
+)
+
+
+def suppressed_token_ids(tokenizer: Any) -> list[int]:
+    """The ids of `NEVER_GENERATED` in this tokenizer."""
+    vocab = tokenizer.get_vocab()
+    return [vocab[t] for t in NEVER_GENERATED if t in vocab]
+
+
+# Longest generation that gets a static KV cache under cache="auto".
+STATIC_CACHE_MAX_NEW = 512
+
+
+def media_counts(record: Record) -> tuple[int, int]:
+    """(images, videos) in a record's messages: the processor gives each one grid row."""
+    kinds = [p.get("type") for m in record.messages for p in content_parts(m["content"])]
+    return kinds.count("image"), kinds.count("video")
+
+
+def repeat_rows(inputs: Any, counts: list[tuple[int, int]], n: int) -> dict[str, torch.Tensor]:
+    """Every row of a processor batch ``n`` times in a row, with its images' and videos' pixels."""
+    out = {k: inputs[k].repeat_interleave(n, dim=0) for k in ("input_ids", "attention_mask", "mm_token_type_ids")}
+    for pixels, grid, index in (("pixel_values", "image_grid_thw", 0), ("pixel_values_videos", "video_grid_thw", 1)):
+        if inputs.get(grid) is None:
+            continue
+        per_row = [c[index] for c in counts]
+        grids = torch.split(inputs[grid], per_row)
+        chunks = torch.split(inputs[pixels], [int(g.prod(-1).sum()) for g in grids])
+        out[grid] = torch.cat([g for g in grids for _ in range(n)])
+        out[pixels] = torch.cat([c for c in chunks for _ in range(n)])
+    return out
+
+
 class TransformersEngine:
     """Batched `generate` with a KV cache; each sequence stops at its own end token."""
 
-    def __init__(self, bundle: Bundle, batch_size: int = 16):
+    def __init__(self, bundle: Bundle, batch_size: int = 16, cache: Literal["auto", "static", "dynamic"] = "auto"):
+        if cache not in ("auto", "static", "dynamic"):
+            raise ValueError(f"cache must be auto, static or dynamic, got {cache!r}")
         self.bundle = bundle
         self.batch_size = batch_size
+        self.cache = cache  # auto: static up to STATIC_CACHE_MAX_NEW new tokens, dynamic beyond
         self.tokenizer = bundle.tokenizer
         self.tokenizer.padding_side = "left"
         self.stop_ids = stop_token_ids(self.tokenizer)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
-        # Placeholders and prompt-only tags must never be generated: a sampled <|image|> would ask the model
-        # for image features that don't exist when the response is read back.
-        never = (
-            T.IMAGE,
-            T.VIDEO,
-            T.BEGIN_OF_IMAGE,
-            T.END_OF_IMAGE,
-            T.BEGIN_OF_VIDEO,
-            T.END_OF_VIDEO,
-            T.GMASK,
-            T.SOP,
-            T.SYSTEM,
-            T.PAD,
-        )
-        vocab = self.tokenizer.get_vocab()
-        self.suppressed = [vocab[t] for t in never if t in vocab]
+        self.suppressed = suppressed_token_ids(self.tokenizer)
 
     @torch.no_grad()
     def generate(self, records: list[Record], root: str | Path, params: SamplingParams) -> list[Rollout]:
@@ -139,6 +173,12 @@ class TransformersEngine:
             use_cache=True,
             suppress_tokens=self.suppressed,
         )
+        # A preallocated cache written in place: no per-step torch.cat of every layer's keys and values (the same
+        # tokens; ~5% less CPU per rollout step on the tiny model, benchmarks/README.md). But every step attends
+        # over the whole preallocated length, so it is kept to short budgets.
+        static = self.cache == "static" or (self.cache == "auto" and max_new <= STATIC_CACHE_MAX_NEW)
+        if static:
+            gen["cache_implementation"] = "static"
         if params.greedy:
             gen.update(do_sample=False, temperature=None, top_p=None)
         else:
@@ -158,16 +198,10 @@ class TransformersEngine:
 
     def _generate_batch(self, records: list[Record], root: str | Path, params: SamplingParams) -> list[list[Rollout]]:
         prompts = [render_prompt(r.messages, thinking=params.thinking) for r in records]
-        # Each prompt is repeated n times in the batch rather than using num_return_sequences, whose expansion of
-        # video inputs is broken for glm4v in transformers 5.24.
-        repeated = [i for i in range(len(records)) for _ in range(params.n)]
-        inputs = encode(
-            self.bundle.processor,
-            [prompts[i] for i in repeated],
-            [records[i].messages for i in repeated],
-            root,
-            padding=True,
-        )
+        # Each prompt is encoded once and its rows repeated n times in the batch (not num_return_sequences, whose
+        # expansion of video inputs is broken for glm4v in transformers 5.24).
+        inputs = encode(self.bundle.processor, prompts, [r.messages for r in records], root, padding=True)
+        inputs = repeat_rows(inputs, [media_counts(r) for r in records], params.n)
         first, first_lp = self._sample(inputs, params.thinking_budget, params)
         close_id = self.tokenizer.convert_tokens_to_ids(T.THINK_CLOSE)
         results: list[list[Rollout]] = [[] for _ in records]
@@ -237,18 +271,29 @@ class TransformersEngine:
         }
 
 
-def make_generate(engine: RolloutEngine, *, answer_budget: int = 32, default_budget: int = 512, thinking: bool = True):
+def make_generate(engine: RolloutEngine, *, answer_budget: int = ANSWER_BUDGET, thinking: bool = True):
     """The ``generate(records, root, thinking_budget) -> texts`` callable the evaluation runner takes: greedy,
-    with the same forced-answering mechanism as RL as its thinking budget."""
+    with the same forced-answering mechanism as RL as its thinking budget. A budget of None is no cap: the model
+    may think up to its context length."""
 
     def generate(records: list[Record], root: Path, budget: int | None) -> list[str]:
         params = SamplingParams(
             n=1,
             greedy=True,
             thinking=thinking,
-            thinking_budget=default_budget if budget is None else max(1, budget),
+            thinking_budget=context_length(engine) if budget is None else max(1, budget),
             answer_budget=answer_budget,
         )
         return [r.text for r in engine.generate(records, root, params)]
 
     return generate
+
+
+def context_length(engine: RolloutEngine) -> int:
+    """The engine's model's context length in tokens: the only cap on an uncapped thought."""
+    config = getattr(getattr(getattr(engine, "bundle", None), "model", None), "config", None)
+    text = config.get_text_config() if config is not None else None
+    length = getattr(text, "max_position_embeddings", None)
+    if not isinstance(length, int) or length < 1:
+        raise ValueError(f"{type(engine).__name__} doesn't say its context length: give a thinking budget")
+    return length

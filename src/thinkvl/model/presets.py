@@ -127,6 +127,9 @@ def build_config(preset: ModelPreset | str, token_ids: dict[str, int], vocab_siz
             "mrope_section": list(p.mrope_section),
         },
         "pad_token_id": token_ids[T.PAD] if T.PAD in token_ids else token_ids[T.END_OF_TEXT],
+        # glm4v's decoder always has q/k/v biases (transformers hard-codes them); vLLM reads this key and, when it
+        # is absent, builds the layers without biases and silently drops the trained ones.
+        "attention_bias": True,
     }
     vision = {
         "depth": p.vit_depth,

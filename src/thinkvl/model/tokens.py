@@ -65,3 +65,8 @@ FORCE_ANSWER_TEXT: dict[str, str] = {
     "think_close": THINK_CLOSE + ANSWER_OPEN,
     "end_of_solution": END_OF_SOLUTION,
 }
+
+# The budgets of forced answering, stated once: SamplingParams, chat, eval's uncapped default and RLConfig start
+# from these (report §5 scale, for a real model; the CPU demo's configs set small ones).
+THINKING_BUDGET = 2048  # tokens a response may think before its thought is cut and an answer forced
+ANSWER_BUDGET = 256  # tokens it then has to answer

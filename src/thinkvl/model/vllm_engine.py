@@ -1,13 +1,25 @@
-"""A vLLM rollout engine for GPUs, with weight sync from the trainer and the same forced answering.
+"""A vLLM rollout engine: the same rollouts as the transformers engine, with weight sync from the trainer.
 
-Written against vLLM's offline `LLM` API (multi-modal prompts as ``{"prompt" | "prompt_token_ids",
-"multi_modal_data"}``, ``SamplingParams(logprobs=0)`` for the sampled tokens' log-probs). NOT RUN in this
-project's CI: vLLM needs a GPU. What runs on CPU is tested: the request building and the forced-answer
-bookkeeping (`build_requests`, and `merge_forced` shared with the transformers engine).
+Run and tested under vllm-cpu 0.32.0 (`scripts/setup_vllm_cpu.sh`, tests in tests_vllm/): with trained weights its
+token ids equal the transformers engine's and its log-probs agree to float32 rounding, on text, image and
+forced-answer prompts. Three things make that so:
+
+- the model directory's config says ``attention_bias: true`` (glm4v's decoder always has q/k/v biases; vLLM
+  drops them when the key is absent) -- added here for directories written before thinkvl wrote it;
+- a forced answer is requested with the prompt *text* re-encoded plus the generated ids plus the marker: the
+  ``prompt_token_ids`` vLLM reports have the image placeholders already expanded, and vLLM would expand them again;
+- log-probs are taken after the same masking and temperature as the transformers engine (``processed_logprobs``,
+  with the same placeholder tokens disallowed).
+
+The trainer's weights reach vLLM's worker process by `collective_rpc` (vLLM runs its model in a separate process,
+so a callable carrying the tensors is serialised to it: ``VLLM_ALLOW_INSECURE_SERIALIZATION=1`` is set for that),
+then the multimodal, encoder and prefix caches are reset so that nothing computed with the old weights is reused.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +27,12 @@ from thinkvl.data.record import Record
 from thinkvl.model import tokens as T
 from thinkvl.model.bundle import Bundle, stop_token_ids
 from thinkvl.model.chat import render_prompt
-from thinkvl.model.generate import Rollout, SamplingParams, merge_forced
+from thinkvl.model.generate import Rollout, SamplingParams, merge_forced, suppressed_token_ids
 from thinkvl.model.processor import load_media
 from thinkvl.model.tokens import FORCE_ANSWER_TEXT
+
+# Settings that run on a few CPU cores (vllm-cpu); a GPU run passes its own.
+CPU_SETTINGS: dict[str, Any] = {"dtype": "float32", "enforce_eager": True, "max_model_len": 4096, "max_num_seqs": 32}
 
 
 def build_requests(records: list[Record], root: str | Path, params: SamplingParams) -> list[dict[str, Any]]:
@@ -38,66 +53,136 @@ def build_requests(records: list[Record], root: str | Path, params: SamplingPara
     return requests
 
 
+def continuation_request(tokenizer: Any, request: dict[str, Any], generated: list[int], marker: list[int]) -> dict:
+    """The forced-answer request: the prompt text re-encoded (one placeholder per image, which vLLM expands), then
+    the generated ids and the marker ids exactly, with the same images.
+
+    Never built from a finished request's ``prompt_token_ids``: their placeholders are already expanded."""
+    ids = tokenizer.encode(request["prompt"]) + list(generated) + list(marker)
+    cont: dict[str, Any] = {"prompt_token_ids": ids}
+    if "multi_modal_data" in request:
+        cont["multi_modal_data"] = request["multi_modal_data"]
+    return cont
+
+
+def glm4v_config_overrides(config: Any) -> Any:
+    """vLLM ``hf_overrides``: a glm4v decoder has q/k/v biases even where an older config.json omits the key."""
+    text = getattr(config, "text_config", None)
+    if getattr(config, "model_type", None) == "glm4v" and text is not None:
+        text.attention_bias = True
+    return config
+
+
+def sync_weights_on(llm: Any, weights: Iterable[tuple[str, Any]]) -> None:
+    """Load ``(name, tensor)`` pairs (checkpoint names) into every vLLM worker, then drop every cache of old outputs.
+
+    ``reload_weights`` copies in checkpoint-format tensors through the model's own loader, which also works where
+    the CPU backend has repacked the linear layers (plain ``load_weights`` fails there). The scheduler's encoder
+    cache must be reset too, or the next image request asks a worker for features it has dropped."""
+    weights = [(name, t.detach().cpu().contiguous()) for name, t in weights]
+
+    def reload(worker: Any) -> None:
+        worker.reload_weights(weights_iterator=iter(weights), is_checkpoint_format=True)
+
+    llm.collective_rpc(reload)
+    llm.reset_mm_cache()
+    llm.llm_engine.reset_encoder_cache()
+    llm.reset_prefix_cache()
+
+
+def _on_cpu() -> bool:
+    from vllm.platforms import current_platform
+
+    return current_platform.is_cpu()
+
+
+def _model_dir(bundle: Bundle, model_dir: str | Path | None) -> str:
+    path = Path(model_dir or getattr(bundle.model.config, "_name_or_path", "") or "")
+    if not (path / "config.json").is_file():
+        raise ValueError(f"engine: vllm needs the directory the bundle was loaded from; {path} has no config.json")
+    return str(path)
+
+
 class VLLMEngine:
     """`RolloutEngine` on vLLM. ``sync_weights(model)`` copies the trainer's weights in before each rollout."""
 
-    def __init__(self, bundle: Bundle, model_dir: str | Path | None = None, **llm_kwargs: Any):
+    def __init__(self, bundle: Bundle, model_dir: str | Path | None = None, llm: Any = None, **llm_kwargs: Any):
+        """``llm``: an existing ``vllm.LLM`` (or a stand-in in tests); otherwise one is built from ``model_dir``
+        (default: where the bundle was loaded from) with ``llm_kwargs``."""
         try:
             import vllm
-        except ImportError as err:  # a GPU-only dependency
+        except ImportError as err:  # its own environment: scripts/setup_vllm_cpu.sh, or a GPU machine's
             raise ImportError(
-                "engine: vllm needs `pip install vllm` and a GPU; use engine: transformers on CPU"
+                "engine: vllm needs `pip install vllm` (on a CPU: scripts/setup_vllm_cpu.sh); "
+                "use engine: transformers otherwise"
             ) from err
         self.vllm = vllm
         self.bundle = bundle
         self.tokenizer = bundle.tokenizer
         self.stop_ids = stop_token_ids(self.tokenizer)
-        path = str(model_dir or bundle.model.config._name_or_path)
-        self.llm = vllm.LLM(model=path, limit_mm_per_prompt={"image": 4, "video": 1}, **llm_kwargs)
+        # The same tokens the transformers engine never generates (the trainer reads this to mask its log-probs).
+        self.suppressed = suppressed_token_ids(self.tokenizer)
+        vocab = bundle.model.config.get_text_config().vocab_size
+        banned = set(self.suppressed)
+        self.allowed = [i for i in range(vocab) if i not in banned]
+        if llm is None:
+            os.environ.setdefault("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")  # sync_weights sends a callable
+            path = _model_dir(bundle, model_dir)
+            kwargs = {
+                "limit_mm_per_prompt": {"image": 4, "video": 1},
+                "logprobs_mode": "processed_logprobs",
+                "hf_overrides": glm4v_config_overrides,
+                **(CPU_SETTINGS if _on_cpu() else {}),
+                **llm_kwargs,
+            }
+            llm = vllm.LLM(model=path, **kwargs)
+        self.llm = llm
 
     def sync_weights(self, model: Any) -> None:
-        """Load the trainer's current parameters into the vLLM workers (colocated, same process group)."""
-        weights = [(name, p.detach()) for name, p in model.state_dict().items()]
-
-        def load(worker: Any) -> None:
-            worker.model_runner.model.load_weights(weights=weights)
-
-        self.llm.collective_rpc(load)
-        self.llm.reset_prefix_cache()
+        """Load the trainer's current parameters into vLLM's worker process."""
+        sync_weights_on(self.llm, model.state_dict().items())
 
     def _params(self, params: SamplingParams, max_tokens: int, n: int) -> Any:
         return self.vllm.SamplingParams(
             n=n,
             temperature=0.0 if params.greedy else params.temperature,
-            top_p=params.top_p,
+            top_p=1.0 if params.greedy else params.top_p,
             max_tokens=max_tokens,
             stop_token_ids=self.stop_ids,
+            allowed_token_ids=self.allowed,
             logprobs=0,
             skip_special_tokens=False,
         )
+
+    @staticmethod
+    def _logprobs(completion: Any) -> list[float]:
+        return [d[t].logprob for t, d in zip(completion.token_ids, completion.logprobs or [])]
 
     def generate(self, records: list[Record], root: str | Path, params: SamplingParams) -> list[Rollout]:
         requests = build_requests(records, root, params)
         outputs = self.llm.generate(requests, self._params(params, params.thinking_budget, params.n), use_tqdm=False)
         close_id = self.tokenizer.convert_tokens_to_ids(T.THINK_CLOSE)
         marker = self.tokenizer.encode(FORCE_ANSWER_TEXT[params.force_marker], add_special_tokens=False)
-        rollouts: list[Rollout] = []
+        slots: list[Rollout | None] = []
+        to_force: list[tuple[int, str, list[int], list[float], dict[str, Any]]] = []
         for record, request, output in zip(records, requests, outputs):
             for completion in output.outputs:
-                ids = list(completion.token_ids)
-                lps = [next(iter(d.values())).logprob for d in (completion.logprobs or [])]
+                ids, lps = list(completion.token_ids), self._logprobs(completion)
                 stopped = completion.finish_reason == "stop"
                 if stopped or not params.thinking or close_id in ids:
-                    rollouts.append(Rollout(record.id, "", ids, lps, [1] * len(ids), truncated=not stopped))
-                    continue
-                cont = {**request, "prompt_token_ids": list(output.prompt_token_ids) + ids + marker}
-                cont.pop("prompt")
-                answer = self.llm.generate([cont], self._params(params, params.answer_budget, 1), use_tqdm=False)
-                a = answer[0].outputs[0]
-                a_lp = [next(iter(d.values())).logprob for d in (a.logprobs or [])]
-                rollouts.append(
-                    merge_forced(record.id, ids, lps, marker, list(a.token_ids), a_lp, a.finish_reason == "stop")
+                    slots.append(Rollout(record.id, "", ids, lps, [1] * len(ids), truncated=not stopped))
+                else:
+                    to_force.append((len(slots), record.id, ids, lps, request))
+                    slots.append(None)
+        if to_force:  # all forced answers in one batch
+            conts = [continuation_request(self.tokenizer, req, ids, marker) for _, _, ids, _, req in to_force]
+            answers = self.llm.generate(conts, self._params(params, params.answer_budget, 1), use_tqdm=False)
+            for (slot, rid, ids, lps, _), answer in zip(to_force, answers):
+                a = answer.outputs[0]
+                slots[slot] = merge_forced(
+                    rid, ids, lps, marker, list(a.token_ids), self._logprobs(a), a.finish_reason == "stop"
                 )
+        rollouts = [r for r in slots if r is not None]
         for r in rollouts:
             r.text = self.tokenizer.decode(r.response_ids, skip_special_tokens=False)
         return rollouts

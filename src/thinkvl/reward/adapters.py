@@ -1,8 +1,11 @@
 """Use the reward system from verl and TRL, with their calling conventions.
 
-verl (``custom_reward_function.path`` = this module, ``name`` = ``compute_score``)::
+verl::
 
     compute_score(data_source, solution_str, ground_truth, extra_info=None) -> {"score": float, "acc": bool, ...}
+
+is what `thinkvl.integrations.verl.reward_manager.ThinkvlRewardManager` calls; configure that manager rather than
+this function alone, because verl's own managers decode responses without the format tags.
 
 The domain is ``extra_info["domain"]`` or else ``data_source`` (``"math"``, or ``"anything/math"``); choices and
 other metadata come from ``extra_info["meta"]`` or ``extra_info["choices"]``. TRL (``GRPOTrainer(reward_funcs=
@@ -18,10 +21,12 @@ from __future__ import annotations
 
 import json
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from thinkvl.model import tokens as T
 from thinkvl.reward.config import RewardConfig
 from thinkvl.reward.system import RewardSystem
 from thinkvl.reward.verdict import RewardError
@@ -81,14 +86,39 @@ def _record(domain: str, answer: Any, meta: Any, choices: Any = None) -> dict[st
     return {"domain": domain, "answer": coerce_answer(domain, answer, meta), "meta": meta}
 
 
+_TAGS = (T.THINK_OPEN, T.ANSWER_OPEN, T.BOX_OPEN)
+_warned_untagged = False
+
+
+def _warn_if_tags_stripped(text: str) -> None:
+    """Say once when responses arrive with no format tag at all: verl's own reward managers decode with
+    ``skip_special_tokens=True``, which removes them, and every response then scores 0."""
+    global _warned_untagged
+    if _warned_untagged or not text.strip() or any(tag in text for tag in _TAGS):
+        return
+    _warned_untagged = True
+    warnings.warn(
+        "thinkvl reward: a response has no <think>/<answer>/box tags. verl's reward managers strip them "
+        "(skip_special_tokens=True) and every response scores 0; use reward.reward_manager "
+        "ThinkvlRewardManager from thinkvl.integrations.verl.reward_manager, which keeps them.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
 def make_verl_compute_score(config: ConfigLike = None, *, lenient: bool | None = None) -> Callable[..., dict]:
-    """A verl ``compute_score`` bound to its own RewardSystem."""
+    """A verl ``compute_score`` bound to its own RewardSystem.
+
+    Use it through `thinkvl.integrations.verl.reward_manager.ThinkvlRewardManager`: verl's own managers decode
+    responses without the format tags, which the strict format gate needs (a warning says so when it happens).
+    """
     system = RewardSystem(config) if config is not None else None
 
     def compute_score(
         data_source: str, solution_str: str, ground_truth: Any, extra_info: dict[str, Any] | None = None, **_: Any
     ) -> dict[str, Any]:
         rs = system or default_system()
+        _warn_if_tags_stripped(solution_str)
         info = dict(extra_info or {})
         domain = info.get("domain") or _domain_of(data_source, rs)
         record = _record(domain, ground_truth, info.get("meta"), info.get("choices"))

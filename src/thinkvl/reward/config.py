@@ -15,8 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from thinkvl.config import ConfigError, parse_yaml
 from thinkvl.config import option as _f
 from thinkvl.reward.verdict import RewardError
 
@@ -163,7 +162,10 @@ class RewardConfig:
             text = resources.files("thinkvl").joinpath("configs/reward.yaml").read_text(encoding="utf-8")
         else:
             text = Path(path).read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        try:
+            data = parse_yaml(text, str(path or "reward.yaml"))
+        except ConfigError as err:
+            raise RewardError(str(err)) from None
         if data is not None and not isinstance(data, dict):
             raise RewardError(f"{path or 'reward.yaml'}: expected a mapping at the top level")
         return cls.from_dict(data)

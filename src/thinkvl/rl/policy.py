@@ -1,21 +1,40 @@
 """Rollouts → training tensors, and the trainer's log-probs of the sampled tokens.
 
-Each rollout becomes one sequence (prompt + response, with the prompt's images or video) in a right-padded
-batch; the response tokens are then gathered into a [batch, response_length] view with a mask that is 0 for
-padding and for tokens that forced answering appended (they were never sampled by the policy).
+The sequences of a micro-batch are *packed* (padding-free, like SFT in `thinkvl.train.packing`): several per
+row, each with its own 3D positions. By default a prompt appears once, followed by all of its rollouts in the
+batch, and a block mask lets each rollout see the prompt and itself only: a group's G rollouts share the prompt's
+computation (for the tiny demo model a third of the tokens) and the vision encoder runs once per prompt. With
+flash attention (no custom masks) each (prompt, rollout) is its own segment instead, isolated by restarting the
+text positions with no mask and no cache. Either way the results equal each sequence run alone.
+
+Log-probs are taken only where they are used. The model's final hidden states are read at the positions that
+predict a sampled response token (prompt tokens, padding and tokens appended by forced answering are skipped),
+and the LM head and log-softmax run on those, in chunks of at most ``LOGIT_CHUNK_ELEMENTS`` logits, recomputed in
+the backward pass when there is more than one chunk: memory for logits no longer grows with vocabulary × length.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
+import torch.utils.checkpoint
+from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from thinkvl.model.generate import Rollout
-from thinkvl.train.loss import forward_logits
-from thinkvl.train.packing import collate_padded
 from thinkvl.train.samples import IGNORE, Sample
+
+# Longest packed row when units are shorter. Attention with a mask (SDPA, CPU) costs O(row²): rows of one or a
+# few units beat one long row (benchmarks/README.md).
+PACK_TOKENS = 512
+# At most this many float32 logits at a time (64 MiB): 16,384 tokens of the tiny model's vocabulary, ~440 of a
+# 151k one.
+LOGIT_CHUNK_ELEMENTS = 2**24
+# Response tokens whose entropy is measured when entropy is only a metric (entropy_coef 0).
+ENTROPY_SAMPLE = 256
+
+Entropy = Literal["none", "sample", "all"]
 
 
 @dataclass
@@ -29,7 +48,8 @@ class PromptEncoding:
     image_grid_thw: torch.Tensor | None
 
 
-def rollout_sample(prompt: PromptEncoding, rollout: Rollout, model: Any) -> Sample:
+def rollout_sample(prompt: PromptEncoding, rollout: Rollout, model: Any = None) -> Sample:
+    """One (prompt, response) sequence; its pixels are the prompt's own tensors (shared, not copied)."""
     response = torch.tensor(rollout.response_ids, dtype=torch.long)
     input_ids = torch.cat([prompt.input_ids, response])
     types = torch.cat([prompt.mm_token_type_ids, torch.zeros_like(response)])
@@ -51,22 +71,201 @@ def rollout_sample(prompt: PromptEncoding, rollout: Rollout, model: Any) -> Samp
 
 @dataclass
 class PolicyBatch:
-    inputs: dict[str, torch.Tensor]
-    starts: list[int]  # where each response begins in its row
+    inputs: dict[str, torch.Tensor]  # input_ids [rows, length], position_ids [4, rows, length], attention_mask
+    predict_at: torch.Tensor  # [N] flat (row · length + column) positions that predict a sampled token
+    targets: torch.Tensor  # [N] those sampled tokens, in the row-major order of ``mask``
     mask: torch.Tensor  # [B, T] bool: sampled response tokens
     rollout_logprobs: torch.Tensor  # [B, T]: the engine's log-probs
+    # Distinct visual inputs (pixels, grids) and, per image in token order, which distinct input it comes from.
+    visual: tuple[torch.Tensor, torch.Tensor, list[int]] | None = None
 
 
-def policy_batch(samples: list[Sample], rollouts: list[Rollout], pad_id: int, prompt_lens: list[int]) -> PolicyBatch:
-    inputs = collate_padded(samples, pad_id)
+def policy_batch(
+    prompts: list[PromptEncoding],
+    rollouts: list[Rollout],
+    pad_id: int,
+    *,
+    pack_len: int | None = PACK_TOKENS,
+    share_prompts: bool = True,
+) -> PolicyBatch:
+    """Pack the (prompt, rollout) pairs into rows of at most ``max(pack_len, longest unit)`` tokens
+    (``pack_len=None``: one row).
+
+    ``share_prompts``: a unit is one prompt followed by all of its rollouts in the batch, each rollout attending
+    to the prompt and to itself only (a custom block mask), so a prompt is computed once, not once per rollout.
+    Otherwise a unit is one (prompt, rollout) sequence, isolated by restarting text positions with no mask, which
+    flash-attention's variable-length kernels can run without building a mask."""
+    if not rollouts or len(prompts) != len(rollouts):
+        raise ValueError(f"need one prompt per rollout, got {len(prompts)} prompts and {len(rollouts)} rollouts")
+    units: dict[int, list[int]] = {}  # unit → its rollouts' indices, in order of first appearance
+    for i, p in enumerate(prompts):
+        units.setdefault(id(p) if share_prompts else i, []).append(i)
+    members = list(units.values())
+    sizes = [len(prompts[m[0]].input_ids) + sum(len(rollouts[i].response_ids) for i in m) for m in members]
+    rows = _first_fit_decreasing(sizes, sum(sizes) if pack_len is None else max(pack_len, max(sizes)))
+    length = max(sum(sizes[u] for u in row) for row in rows)
+
+    n_rows = len(rows)
+    input_ids = torch.full((n_rows, length), pad_id, dtype=torch.long)
+    positions = torch.zeros((4, n_rows, length), dtype=torch.long)
+    segment = torch.full((n_rows, length), -1, dtype=torch.long)  # unit id; padding gets its own below
+    branch = torch.zeros((n_rows, length), dtype=torch.long)  # 0: prompt (seen by all), j: the unit's j-th rollout
+    predict_at: list[list[int]] = [[] for _ in rollouts]
+    distinct: dict[int, int] = {}  # id(prompt) → index of its first image among the distinct ones
+    pixels, grids, order = [], [], []
+    for r, row in enumerate(rows):
+        col = 0
+        for u in row:
+            prompt = prompts[members[u][0]]
+            P = len(prompt.input_ids)
+            input_ids[r, col : col + P] = prompt.input_ids
+            positions[0, r, col : col + P] = torch.arange(P)
+            positions[1:, r, col : col + P] = prompt.position_ids
+            segment[r, col : col + P] = u
+            if prompt.pixel_values is not None:
+                if id(prompt) not in distinct:
+                    distinct[id(prompt)] = sum(len(g) for g in grids)
+                    pixels.append(prompt.pixel_values)
+                    grids.append(prompt.image_grid_thw)
+                first = distinct[id(prompt)]
+                order += range(first, first + len(prompt.image_grid_thw))
+            prompt_end, col = col + P - 1, col + P
+            start = int(prompt.position_ids.max()) + 1
+            for j, i in enumerate(members[u], start=1):
+                ids = rollouts[i].response_ids
+                n = len(ids)
+                input_ids[r, col : col + n] = torch.tensor(ids, dtype=torch.long)
+                positions[0, r, col : col + n] = torch.arange(P, P + n)
+                positions[1:, r, col : col + n] = torch.arange(start, start + n)
+                segment[r, col : col + n] = u
+                branch[r, col : col + n] = j
+                # token k is predicted from the one before it: the prompt's last token for k = 0
+                before = [prompt_end] + list(range(col, col + n - 1))
+                predict_at[i] = [r * length + before[k] for k, a in enumerate(rollouts[i].action_mask) if a]
+                col += n
+        pad = length - col
+        positions[:, r, col:] = torch.arange(pad)
+        segment[r, col:] = len(members) + r
+    inputs: dict[str, Any] = {"input_ids": input_ids, "position_ids": positions, "attention_mask": None}
+    if share_prompts:
+        inputs["attention_mask"] = _shared_prompt_mask(segment, branch)
+
     width = max(len(r.response_ids) for r in rollouts)
     mask = torch.zeros(len(rollouts), width, dtype=torch.bool)
     old = torch.zeros(len(rollouts), width)
     for i, r in enumerate(rollouts):
-        n = len(r.response_ids)
-        mask[i, :n] = torch.tensor(r.action_mask, dtype=torch.bool)
-        old[i, :n] = torch.tensor(r.logprobs)
-    return PolicyBatch(inputs=inputs, starts=prompt_lens, mask=mask, rollout_logprobs=old)
+        mask[i, : len(r.response_ids)] = torch.tensor(r.action_mask, dtype=torch.bool)
+        old[i, : len(r.response_ids)] = torch.tensor(r.logprobs)
+    targets = torch.tensor([t for r in rollouts for t, a in zip(r.response_ids, r.action_mask) if a], dtype=torch.long)
+    visual = (torch.cat(pixels), torch.cat(grids), order) if pixels else None
+    flat = torch.tensor([k for at in predict_at for k in at], dtype=torch.long)
+    return PolicyBatch(inputs, flat, targets, mask, old, visual)
+
+
+def _first_fit_decreasing(sizes: list[int], capacity: int) -> list[list[int]]:
+    """Indices of ``sizes`` grouped into bins of at most ``capacity`` (each size must fit)."""
+    bins: list[list[int]] = []
+    room: list[int] = []
+    for u in sorted(range(len(sizes)), key=lambda u: -sizes[u]):
+        for b, free in enumerate(room):
+            if sizes[u] <= free:
+                bins[b].append(u)
+                room[b] -= sizes[u]
+                break
+        else:
+            bins.append([u])
+            room.append(capacity - sizes[u])
+    return bins
+
+
+def _shared_prompt_mask(segment: torch.Tensor, branch: torch.Tensor) -> torch.Tensor:
+    """[rows, 1, length, length] bool: a token sees earlier tokens of its unit's prompt and of its own branch."""
+    same_unit = segment[:, :, None] == segment[:, None, :]
+    visible = (branch[:, None, :] == 0) | (branch[:, :, None] == branch[:, None, :])
+    causal = torch.ones(segment.shape[1], segment.shape[1], dtype=torch.bool).tril()
+    return (same_unit & visible & causal)[:, None]
+
+
+def shares_prompts(model: Any) -> bool:
+    """Whether `policy_batch` should share prompts (a custom mask) for this model: not with flash attention."""
+    return "flash" not in str(getattr(_unwrap(model).config, "_attn_implementation", ""))
+
+
+def _unwrap(model: Any) -> Any:
+    """The transformers model inside a DDP/FSDP-style wrapper (which keeps it as ``.module``)."""
+    return getattr(model, "module", model)
+
+
+def final_hidden_states(model: Any, batch: PolicyBatch) -> torch.Tensor:
+    """[rows, length, hidden]: the language model's output after its final norm, with no logits computed.
+
+    The model's own forward runs (so wrappers around it see the call); a hook on the final norm reads its
+    output and ``logits_to_keep`` of no position makes the LM head a no-op."""
+    inner = _unwrap(model)
+    device = inner.get_output_embeddings().weight.device
+    inputs = {k: v.to(device) if v is not None else None for k, v in batch.inputs.items()}
+    captured: list[torch.Tensor] = []
+    handle = inner.model.language_model.norm.register_forward_hook(lambda _m, _i, out: captured.append(out))
+    extra: dict[str, Any] = {}
+    if batch.visual is not None:
+        pixels, grids, order = batch.visual
+        features = inner.get_image_features(pixels.to(device), grids.to(device), return_dict=True).pooler_output
+        extra["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=[features[i] for i in order])}
+    try:
+        model(
+            input_ids=inputs["input_ids"],
+            position_ids=inputs["position_ids"],
+            attention_mask=inputs["attention_mask"],
+            use_cache=False,
+            logits_to_keep=torch.zeros(0, dtype=torch.long, device=device),
+            **extra,
+        )
+    finally:
+        handle.remove()
+    return captured[-1]
+
+
+def _head(
+    hidden: torch.Tensor,
+    targets: torch.Tensor,
+    head: Any,
+    temperature: float,
+    suppressed: torch.Tensor | None,
+    entropy: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """[n] log-probs of ``targets`` (and [n] entropies, or an empty tensor) from [n, hidden] states."""
+    logits = head(hidden).float()
+    if temperature != 1.0:
+        logits = logits / temperature
+    if suppressed is not None:
+        logits = logits.index_fill(-1, suppressed, float("-inf"))
+    logz = torch.logsumexp(logits, dim=-1)
+    logp = logits.gather(-1, targets[:, None])[:, 0] - logz
+    if not entropy:
+        return logp, logp.new_zeros(0)
+    p = torch.exp(logits - logz[:, None])
+    # H = logZ − Σ p·logit; suppressed tokens have p = 0 and logit −inf, and contribute nothing.
+    return logp, logz - (p * torch.where(p > 0, logits, torch.zeros_like(logits))).sum(-1)
+
+
+def _chunked_head(
+    hidden: torch.Tensor, targets: torch.Tensor, head: Any, temperature: float, suppressed: Any, entropy: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    vocab = head.weight.shape[0]
+    size = max(1, LOGIT_CHUNK_ELEMENTS // vocab)
+    if len(hidden) <= size:
+        return _head(hidden, targets, head, temperature, suppressed, entropy)
+    parts = []
+    for h, t in zip(hidden.split(size), targets.split(size)):
+        if torch.is_grad_enabled() and h.requires_grad:  # keep no [chunk, vocab] tensor alive for backward
+            parts.append(
+                torch.utils.checkpoint.checkpoint(
+                    _head, h, t, head, temperature, suppressed, entropy, use_reentrant=False
+                )
+            )
+        else:
+            parts.append(_head(h, t, head, temperature, suppressed, entropy))
+    return torch.cat([a for a, _ in parts]), torch.cat([b for _, b in parts])
 
 
 def token_logprobs(
@@ -75,27 +274,25 @@ def token_logprobs(
     *,
     temperature: float = 1.0,
     suppressed: list[int] | None = None,
-    with_entropy: bool = False,
+    entropy: Entropy = "none",
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """[B, T] log-probs of the response tokens (and per-token entropy), under the sampler's temperature and
-    token suppression, so that they are comparable with the engine's."""
-    inputs = batch.inputs
-    logits = forward_logits(model, inputs).float()
-    if temperature != 1.0:
-        logits = logits / temperature
-    if suppressed:
-        logits[..., suppressed] = float("-inf")
-    B, T = batch.mask.shape
-    # Row i's response token k sits at position starts[i] + k and is predicted from position starts[i] + k - 1.
-    index = torch.tensor(batch.starts)[:, None] - 1 + torch.arange(T)[None]  # [B, T]
-    index = index.clamp(max=logits.shape[1] - 1)
-    picked = logits.gather(1, index[..., None].expand(B, T, logits.shape[-1]))  # [B, T, V]
-    logp = torch.log_softmax(picked, dim=-1)
-    targets = inputs["input_ids"].gather(1, (index + 1).clamp(max=logits.shape[1] - 1))
-    token_lp = logp.gather(-1, targets[..., None])[..., 0]
-    token_lp = torch.where(batch.mask, token_lp, torch.zeros_like(token_lp))
-    entropy = None
-    if with_entropy:
-        p = logp.exp()
-        entropy = -(p * torch.where(p > 0, logp, torch.zeros_like(logp))).sum(-1)
-    return token_lp, entropy
+    """[B, T] log-probs of the sampled response tokens (0 elsewhere), under the sampler's temperature and token
+    suppression so that they are comparable with the engine's; and per-token entropy: ``"all"`` with gradient
+    (for an entropy bonus), ``"sample"`` without, at up to ``ENTROPY_SAMPLE`` evenly spaced tokens and NaN at the
+    others (a metric), ``"none"``: None."""
+    hidden = final_hidden_states(model, batch)
+    device = hidden.device
+    states = hidden.reshape(-1, hidden.shape[-1])[batch.predict_at.to(device)]  # [N, hidden]
+    targets, mask = batch.targets.to(device), batch.mask.to(device)
+    head = _unwrap(model).get_output_embeddings()
+    banned = torch.tensor(sorted(set(suppressed)), device=device) if suppressed else None
+    logp, ent = _chunked_head(states, targets, head, temperature, banned, entropy == "all")
+    out = torch.zeros(mask.shape, dtype=logp.dtype, device=device).masked_scatter(mask, logp)
+    if entropy == "none":
+        return out, None
+    if entropy == "sample":
+        with torch.no_grad():
+            stride = -(-len(states) // ENTROPY_SAMPLE)
+            ent = torch.full((len(states),), float("nan"), device=device)
+            _, ent[::stride] = _chunked_head(states[::stride], targets[::stride], head, temperature, banned, True)
+    return out, torch.zeros(mask.shape, dtype=ent.dtype, device=device).masked_scatter(mask, ent)

@@ -15,7 +15,7 @@ from thinkvl.data.loaders import Dataset, atomic_write_text, load_records
 from thinkvl.metrics import MetricsLogger, plot_curves, read_metrics
 from thinkvl.model.bundle import Bundle, load_bundle, save_bundle
 from thinkvl.model.generate import RolloutEngine, SamplingParams, TransformersEngine
-from thinkvl.rl.config import RLConfig
+from thinkvl.rl.config import RLConfig, sampling_params
 from thinkvl.rl.curriculum import GradeEntry, grade_records
 from thinkvl.rl.trainer import RLCSTrainer, load_grades
 from thinkvl.train import distributed as D
@@ -35,11 +35,12 @@ PLOTS = {
 }
 
 
-def make_engine(cfg: RLConfig, bundle: Bundle) -> RolloutEngine:
+def make_engine(cfg: RLConfig, bundle: Bundle, model_dir: str | Path | None = None) -> RolloutEngine:
+    """The rollout engine; vLLM loads ``model_dir`` (the directory the bundle came from) and is synced each step."""
     if cfg.engine == "vllm":
         from thinkvl.model.vllm_engine import VLLMEngine
 
-        return VLLMEngine(bundle)
+        return VLLMEngine(bundle, model_dir if model_dir is not None else cfg.model)
     return TransformersEngine(bundle, batch_size=cfg.rollout_batch_size)
 
 
@@ -67,10 +68,11 @@ def run_rl(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> 
     random.seed(cfg.seed)
     dataset = _dataset(cfg)
     checkpoint = latest_checkpoint(out / "checkpoints")
-    bundle = load_bundle(checkpoint / "model" if checkpoint else cfg.model)
+    model_dir = checkpoint / "model" if checkpoint else cfg.model
+    bundle = load_bundle(model_dir)
     reward = reward if reward is not None else make_reward()
     trainer = RLCSTrainer(
-        cfg, bundle, dataset, reward, make_engine(cfg, bundle), grades=load_grades(cfg.grades), info=info
+        cfg, bundle, dataset, reward, make_engine(cfg, bundle, model_dir), grades=load_grades(cfg.grades), info=info
     )
     if checkpoint is not None:
         state = load_state(checkpoint)
@@ -133,32 +135,30 @@ def sample_verdicts(
     return out
 
 
-def grade(
-    model: str | Path,
-    data: str | Path,
-    out: str | Path,
-    *,
-    k: int = 8,
-    thresholds: dict[str, float] | None = None,
-    label_range: tuple[int, int] = (0, 2),
-    thinking_budget: int = 128,
-    answer_budget: int = 32,
-    temperature: float = 1.0,
-    batch_size: int = 32,
-    reward: Any = None,
-    show_progress: bool = True,
-) -> dict[str, GradeEntry]:
-    """Offline difficulty grading: pass@k of ``model`` per record → tier, merged with ``difficulty`` labels.
-
-    Grade at the RL run's own temperature and budgets: pass rates are only comparable under the same sampling."""
-    dataset = load_records(data)
-    records = [r for r in dataset.records if r.domain != "caption"]
-    bundle = load_bundle(model)
+def grade(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> dict[str, GradeEntry]:
+    """Offline difficulty grading of ``cfg.data`` by ``cfg.model``: pass@``grade_k`` per record under the RL run's
+    own sampling (`sampling_params`: pass rates are only comparable under the same sampling), merged with the
+    records' ``difficulty`` labels (``difficulty_label_range``, ``difficulty_label_weight``) into tiers
+    (``tier_thresholds``), written to ``cfg.grades`` (which `thinkvl rl` then reads)."""
+    if not (cfg.model and cfg.data and cfg.grades):
+        raise ValueError("grading needs model, data and grades (the file to write), in the config or as flags")
+    dataset = _dataset(cfg)
+    bundle = load_bundle(cfg.model)
     reward = reward if reward is not None else make_reward()
-    params = SamplingParams(n=k, temperature=temperature, thinking_budget=thinking_budget, answer_budget=answer_budget)
-    verdicts = sample_verdicts(bundle, records, dataset.root, reward, params, batch_size, show_progress)
+    params = sampling_params(cfg, n=cfg.grade_k)
+    verdicts = sample_verdicts(
+        bundle, dataset.records, dataset.root, reward, params, cfg.rollout_batch_size, show_progress
+    )
     pass_rates = {rid: sum(v.correct for v in vs) / len(vs) for rid, vs in verdicts.items()}
-    labels = {r.id: r.difficulty for r in records if r.difficulty is not None}
-    grades = grade_records(pass_rates, labels, thresholds=thresholds, label_range=label_range)
+    labels = {r.id: r.difficulty for r in dataset.records if r.difficulty is not None}
+    grades = grade_records(
+        pass_rates,
+        labels,
+        thresholds=cfg.tier_thresholds,
+        label_range=cfg.difficulty_label_range,
+        label_weight=cfg.difficulty_label_weight,
+    )
+    out = Path(cfg.grades)
+    out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, "".join(json.dumps({"id": rid, **g.to_dict()}) + "\n" for rid, g in grades.items()))
     return grades

@@ -2,7 +2,10 @@
 
 One iteration reads as the report describes it::
 
-    select_prompts → rollout → score → select_groups → advantages → update → curriculum.update → log
+    select_prompts → rollout → score → curriculum.update → select_groups → advantages → update → log
+
+`select_prompts` re-sets the curriculum weights and over-draws by the expansion ratio; every scored group, valid
+or not, updates the online pass rates before dynamic sampling drops the all-equal groups.
 
 Curriculum and dynamic sampling expansion decide *which* prompts are rolled out; groups whose rewards are all
 equal are dropped before the update (they carry no gradient); the policy loss is GRPO with clip-higher, no KL
@@ -27,13 +30,13 @@ from thinkvl.model import tokens as T
 from thinkvl.model.bundle import Bundle
 from thinkvl.model.chat import render_prompt
 from thinkvl.model.embed import visual_as_images
-from thinkvl.model.generate import Rollout, RolloutEngine, SamplingParams
+from thinkvl.model.generate import Rollout, RolloutEngine
 from thinkvl.model.processor import encode
-from thinkvl.rl.config import RLConfig
+from thinkvl.rl.config import RLConfig, sampling_params
 from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS, CurriculumSampler, GradeEntry
 from thinkvl.rl.dynamic_sampling import ExpansionController, select_groups
 from thinkvl.rl.loss import group_advantages, policy_loss
-from thinkvl.rl.policy import PromptEncoding, policy_batch, rollout_sample, token_logprobs
+from thinkvl.rl.policy import PromptEncoding, policy_batch, shares_prompts, token_logprobs
 from thinkvl.train.distributed import DistInfo
 
 
@@ -45,17 +48,6 @@ class Group:
     rollouts: list[Rollout]
     rewards: list[float]
     correct: list[bool]
-
-
-def sampling_params(cfg: RLConfig) -> SamplingParams:
-    return SamplingParams(
-        n=cfg.group_size,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        thinking_budget=cfg.thinking_budget,
-        answer_budget=cfg.answer_budget,
-        force_marker=cfg.force_answer_marker,
-    )
 
 
 class RLCSTrainer:
@@ -192,8 +184,13 @@ class RLCSTrainer:
             index = mine[start : start + cfg.micro_batch_size]
             micro = [items[i] for i in index]
             batch = self._policy_batch(micro, prompts)
+            # Entropy with gradient only for an entropy bonus; otherwise a metric on a sample of tokens.
             logp, entropy = token_logprobs(
-                model, batch, temperature=cfg.temperature, suppressed=self.suppressed, with_entropy=True
+                model,
+                batch,
+                temperature=cfg.temperature,
+                suppressed=self.suppressed,
+                entropy="all" if cfg.entropy_coef > 0 else "sample",
             )
             if olds is None:
                 old = logp.detach()
@@ -216,7 +213,7 @@ class RLCSTrainer:
                 cfg.loss_averaging,
                 ref_logprobs=ref,
                 kl_coef=cfg.kl_coef,
-                entropy=entropy if cfg.entropy_coef > 0 else entropy.detach(),
+                entropy=entropy,
                 entropy_coef=cfg.entropy_coef,
                 rollout_logprobs=batch.rollout_logprobs,
                 tis_cap=cfg.tis_cap,
@@ -247,9 +244,13 @@ class RLCSTrainer:
         return PromptEncoding(ids[0], types[0], positions, *visual_as_images(enc))
 
     def _policy_batch(self, micro: list[tuple[Group, Rollout, float]], prompts: dict) -> Any:
-        samples = [rollout_sample(prompts[g.record.id], r, self.bundle.model) for g, r, _ in micro]
-        lens = [len(prompts[g.record.id].input_ids) for g, _, _ in micro]
-        return policy_batch(samples, [r for _, r, _ in micro], self.bundle.tokenizer.pad_token_id, lens)
+        model = self.bundle.model
+        return policy_batch(
+            [prompts[g.record.id] for g, _, _ in micro],
+            [r for _, r, _ in micro],
+            self.bundle.tokenizer.pad_token_id,
+            share_prompts=shares_prompts(model),
+        )
 
     # -- one iteration -----------------------------------------------------------------------------------------
     def step(self) -> dict[str, Any]:

@@ -54,11 +54,23 @@ def save_checkpoint(
     return directory
 
 
+def remove_partial(parent: str | Path) -> list[Path]:
+    """Delete the hidden temporary directories a save killed midway left under ``parent`` (each as large as a
+    checkpoint); returns what was removed. Only this module writes there, and only into hidden names."""
+    parent = Path(parent)
+    leftovers = [p for p in parent.iterdir() if p.name.startswith(".") and p.is_dir()] if parent.is_dir() else []
+    for path in leftovers:
+        shutil.rmtree(path, ignore_errors=True)
+    return leftovers
+
+
 def latest_checkpoint(parent: str | Path) -> Path | None:
-    """The newest complete checkpoint under ``parent`` (names sort by step), or None."""
+    """The newest complete checkpoint under ``parent`` (names sort by step), or None. Called at start-up, it also
+    clears what an interrupted save left behind (`remove_partial`)."""
     parent = Path(parent)
     if not parent.is_dir():
         return None
+    remove_partial(parent)
     complete = sorted(p for p in parent.iterdir() if not p.name.startswith(".") and (p / MARKER).is_file())
     return complete[-1] if complete else None
 

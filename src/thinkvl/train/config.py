@@ -32,8 +32,22 @@ class StageConfig:
     thinking: bool = _f(True, "SFT targets with <think>…</think> (False: empty thinking, answer only)")
     domains: list[str] | None = _f(None, "train only on records of these domains (None: all)")
     domain_weights: dict[str, float] | None = _f(
-        None, "repeat each domain's samples this many times (fractions drawn by seed); unlisted domains: 1"
+        None,
+        "draw each sample int(w) + Bernoulli(w − int(w)) times per pass, w its domain's weight (seeded; drawn once "
+        "when an epoch fits pack_buffer); unlisted domains: 1",
     )
+    pack_buffer: int = _f(
+        8192,
+        "records packed together (first-fit decreasing) on the fly; bounds memory and time to first step. When an "
+        "epoch fits, packing equals the in-memory path and later epochs reuse the packs",
+    )
+    num_workers: int = _f(1, "DataLoader worker processes that read and encode records (0: in the training process)")
+    data_shards: int = _f(
+        0,
+        "data streams the records are split into, each packed on its own; process r trains on streams r, r+world, …"
+        " (0: one per process). Fix it to keep the data order when the number of processes changes",
+    )
+    tokenizer_records: int = _f(100_000, "records whose text trains the tokenizer when starting from a preset")
     vocab_size: int = _f(2048, "tokenizer size when starting from a preset (trained on the data's text)")
     save_every: int = _f(50, "checkpoint every N steps (and at the end)")
     keep_last: int = _f(2, "checkpoints to keep")
@@ -47,9 +61,21 @@ class StageConfig:
             raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
         if self.overflow not in ("truncate", "drop"):
             raise ValueError(f"overflow must be 'truncate' or 'drop', got {self.overflow!r}")
-        for name in ("pack_len", "batch_size", "micro_batch", "steps", "save_every", "keep_last", "log_every"):
+        for name in (
+            "pack_len",
+            "batch_size",
+            "micro_batch",
+            "steps",
+            "save_every",
+            "keep_last",
+            "log_every",
+            "pack_buffer",
+            "tokenizer_records",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.num_workers < 0 or self.data_shards < 0:
+            raise ValueError(f"num_workers and data_shards must be >= 0, got {self.num_workers}, {self.data_shards}")
         if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1:
             raise ValueError("lr must be > 0 and min_lr_ratio in [0, 1]")
         if self.warmup_steps < 0 or self.weight_decay < 0 or self.max_grad_norm < 0:

@@ -6,7 +6,8 @@ response given the conversation (loss on the assistant's response only; prompt a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -110,3 +111,58 @@ def build_sample(
         pixel_values=pixel_values,
         image_grid_thw=grids,
     )
+
+
+# Why a record was skipped, from the messages `build_sample` and `thinkvl.data.record.open_image` raise: a short
+# name per cause, for the metrics and the error raised when nothing is left.
+_REASONS = (
+    ("not found", "missing image"),
+    ("corrupt or unreadable", "corrupt image"),
+    ("over the limit", "image too large"),
+    ("leaves the dataset", "path outside the dataset"),
+    ("no meta.caption", "no caption"),
+    ("no meta.reasoning", "no reasoning"),
+)
+
+
+def skip_reason(message: str) -> str:
+    """The short name of why a record was skipped (``"other"`` when the message is not a known cause)."""
+    return next((name for needle, name in _REASONS if needle in message), "other")
+
+
+@dataclass
+class Skipped:
+    """Records a stage could not use: counted by reason in the metrics, the first few kept with their errors.
+
+    Memory stays bounded on a corpus: only ``keep`` messages are held, the rest are counted."""
+
+    errors: list[tuple[str, str]] = field(default_factory=list)  # the first `keep` (record id, message)
+    reasons: Counter[str] = field(default_factory=Counter)
+    keep: int = 20
+
+    def add(self, record_id: str, err: Exception | str) -> None:
+        message = str(err)
+        self.reasons[skip_reason(message)] += 1
+        if len(self.errors) < self.keep:
+            self.errors.append((record_id, message))
+
+    def update(self, other: Skipped) -> None:
+        self.reasons.update(other.reasons)
+        self.errors.extend(other.errors[: max(0, self.keep - len(self.errors))])
+
+    def __len__(self) -> int:
+        return sum(self.reasons.values())
+
+    def counts(self) -> Counter[str]:
+        return Counter(self.reasons)
+
+    def metrics(self) -> dict[str, int]:
+        """``data/skipped_records`` and one ``data/skipped/<reason>`` per cause."""
+        return {"data/skipped_records": len(self)} | {f"data/skipped/{r}": n for r, n in sorted(self.counts().items())}
+
+    def describe(self, first: int = 3) -> str:
+        """One line: how many, by reason, and the first few records with their errors."""
+        reasons = ", ".join(f"{r}: {n}" for r, n in self.counts().most_common())
+        shown = "; ".join(f"{rid}: {msg}" for rid, msg in self.errors[:first])
+        more = f" (and {len(self) - first} more)" if len(self) > first else ""
+        return f"{len(self)} record(s) skipped ({reasons}): {shown}{more}"

@@ -1,15 +1,16 @@
 """One trainer for the supervised stages: packed batches, AdamW with warm-up + cosine, checkpoints, resume, DDP.
 
-The data order is a pure function of (seed, step), so resuming at step k replays exactly the batches an
-uninterrupted run would have seen; with the model, optimizer, scheduler and RNG restored, the losses match.
+Batches come from `thinkvl.train.stream`: records streamed, encoded in DataLoader workers and packed on the fly.
+Each checkpoint holds the data position of every data stream, so resuming at step k replays exactly the batches
+an uninterrupted run would have seen; with the model, optimizer, scheduler and RNG restored, the losses match.
 """
 
 from __future__ import annotations
 
 import math
-import random
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,15 +19,26 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from thinkvl.data.loaders import Dataset, load_records
+from thinkvl.data.record import Record
 from thinkvl.metrics import MetricsLogger, plot_curves, read_metrics
 from thinkvl.model.bundle import Bundle, create_bundle, load_bundle, save_bundle
 from thinkvl.train import distributed as D
 from thinkvl.train.checkpoint import latest_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
 from thinkvl.train.config import StageConfig
 from thinkvl.train.loss import token_loss_sum
-from thinkvl.train.packing import PackingStats, collate_packed, pack
-from thinkvl.train.samples import Sample, build_sample
+from thinkvl.train.packing import PackingStats, collate_packed
+from thinkvl.train.samples import Sample, Skipped
+from thinkvl.train.stream import (
+    Encoder,
+    PackStream,
+    Source,
+    check_source,
+    iter_records,
+    oversample,
+    resolve_source,
+)
+
+__all__ = ["StageResult", "oversample", "run_stage"]
 
 
 @dataclass
@@ -39,22 +51,22 @@ class StageResult:
     tokens_per_second: float
 
 
-def dataset_corpus(dataset: Dataset) -> Iterator[str]:
+def dataset_corpus(records: Iterable[Record]) -> Iterator[str]:
     """The text a tokenizer trained from scratch should compress well."""
-    for r in dataset:
+    for r in records:
         yield r.question
         for key in ("caption", "reasoning", "answer_text", "boxed"):
             if isinstance(r.meta.get(key), str):
                 yield r.meta[key]
 
 
-def prepare_bundle(cfg: StageConfig, dataset: Dataset, checkpoint: Path | None) -> Bundle:
+def prepare_bundle(cfg: StageConfig, records: Iterable[Record], checkpoint: Path | None) -> Bundle:
     dtype = torch.bfloat16 if cfg.dtype == "bfloat16" else torch.float32
     if checkpoint is not None:
         return load_bundle(checkpoint / "model", dtype=dtype)
     if Path(cfg.model).is_dir():
         return load_bundle(cfg.model, dtype=dtype)
-    bundle = create_bundle(cfg.model, corpus=dataset_corpus(dataset), vocab_size=cfg.vocab_size, seed=cfg.seed)
+    bundle = create_bundle(cfg.model, corpus=dataset_corpus(records), vocab_size=cfg.vocab_size, seed=cfg.seed)
     bundle.model.to(dtype)
     return bundle
 
@@ -67,45 +79,59 @@ def freeze(model: Any, cfg: StageConfig) -> None:
             p.requires_grad_(False)
 
 
-def build_samples(cfg: StageConfig, dataset: Dataset, bundle: Bundle, show: bool) -> tuple[list[Sample], list[str]]:
-    """Tokenise every record; a record that can't be used is skipped and reported, never silently."""
-    samples, skipped = [], []
-    for record in tqdm(dataset.records, desc="tokenising", disable=not show, leave=False):
-        try:
-            samples.append(
-                build_sample(
-                    record, dataset.root, bundle.processor, bundle.model, cfg.sample_stage, thinking=cfg.thinking
-                )
-            )
-        except ValueError as err:
-            skipped.append(f"{record.id}: {err}")
-    return samples, skipped
-
-
-def oversample(samples: list[Sample], domain_of: dict[str, str], weights: dict[str, float], seed: int) -> list[Sample]:
-    """Repeat each domain's samples ``weight`` times (the fraction by a seeded draw): a larger share of the
-    compute for the domains that learn slowest, without duplicating files or re-tokenising."""
-    unknown = sorted(set(weights) - set(domain_of.values()))
-    if unknown:
+def make_streams(cfg: StageConfig, source: Source, bundle: Bundle, info: D.DistInfo) -> list[PackStream]:
+    """This process's data streams: ``data_shards`` of them in all (one per process by default), stream s on
+    process s mod world, so the global batch — and so the losses — don't depend on the number of processes."""
+    shards = cfg.data_shards or info.world
+    if shards % info.world or cfg.batch_size % shards:
         raise ValueError(
-            f"domain_weights name domains with no samples: {unknown}; present: {sorted(set(domain_of.values()))}"
+            f"data_shards {shards} must be a multiple of the {info.world} processes and divide batch_size "
+            f"{cfg.batch_size}"
         )
-    rng = random.Random(seed)
-    out = []
-    for sample in samples:
-        weight = weights.get(domain_of[sample.id], 1.0)
-        out.extend([sample] * (int(weight) + (rng.random() < weight - int(weight))))
-    return out
+    encoder = Encoder(source.root, bundle.processor, bundle.model, cfg.sample_stage, cfg.thinking, cfg.domains)
+    return [
+        PackStream(
+            source,
+            encoder,
+            pack_len=cfg.pack_len,
+            overflow=cfg.overflow,
+            buffer=cfg.pack_buffer,
+            seed=cfg.seed,
+            stream=s,
+            streams=shards,
+            num_workers=cfg.num_workers,
+            domain_weights=cfg.domain_weights,
+        )
+        for s in range(info.rank, shards, info.world)
+    ]
 
 
-def step_packs(packs: list[list[Sample]], step: int, batch: int, seed: int) -> list[list[Sample]]:
-    """The packs of optimizer step ``step``: epochs of fresh seeded permutations, laid end to end."""
-    out = []
-    for i in range(step * batch, (step + 1) * batch):
-        epoch, pos = divmod(i, len(packs))
-        order = torch.randperm(len(packs), generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
-        out.append(packs[int(order[pos])])
-    return out
+def step_batches(streams: list[PackStream], batch_size: int) -> Iterator[list[list[Sample]]]:
+    """This process's packs of each optimizer step: an equal share from each of its data streams."""
+    per = batch_size // streams[0].streams
+    iters = [iter(s) for s in streams]
+    while True:
+        yield [next(it) for it in iters for _ in range(per)]
+
+
+def data_state(streams: list[PackStream], info: D.DistInfo) -> dict[str, Any]:
+    """Every stream's data position, gathered from all processes (a collective: every rank calls it)."""
+    local = {str(s.stream): s.state_dict() for s in streams}
+    if info.world == 1:
+        return local
+    gathered: list[Any] = [None] * info.world
+    torch.distributed.all_gather_object(gathered, local)
+    return {k: v for part in gathered for k, v in part.items()}
+
+
+def data_stats(streams: list[PackStream]) -> tuple[PackingStats, Skipped]:
+    """This process's packing statistics and skipped records so far (its streams summed)."""
+    total, skipped = PackingStats(), Skipped()
+    for s in streams:
+        for key in ("samples", "packs", "truncated", "dropped", "real_tokens", "slot_tokens"):
+            setattr(total, key, getattr(total, key) + getattr(s.stats, key))
+        skipped.update(s.skipped)
+    return total, skipped
 
 
 def lr_lambda(cfg: StageConfig):
@@ -140,20 +166,13 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
     show = show_progress and info.is_main
     out = Path(cfg.out)
     torch.manual_seed(cfg.seed)
-    dataset = load_records(cfg.data)
-    if cfg.domains:
-        dataset.records = [r for r in dataset.records if r.domain in cfg.domains]
-    if not dataset.records:
-        raise ValueError(f"no records to train on in {cfg.data} (domains: {cfg.domains or 'all'})")
+    source = resolve_source(cfg.data)
+    check_source(source)
     checkpoint = latest_checkpoint(out / "checkpoints")
-    bundle = prepare_bundle(cfg, dataset, checkpoint)
+    corpus = (r for _, r in zip(range(cfg.tokenizer_records), iter_records(source, cfg.domains), strict=False))
+    bundle = prepare_bundle(cfg, corpus, checkpoint)
     freeze(bundle.model, cfg)
-    samples, skipped = build_samples(cfg, dataset, bundle, show)
-    if cfg.domain_weights:
-        samples = oversample(samples, {r.id: r.domain for r in dataset.records}, cfg.domain_weights, cfg.seed)
-    packs, stats = pack(samples, cfg.pack_len, cfg.overflow)
-    if not packs:
-        raise ValueError("every sample was dropped: raise pack_len or use overflow: truncate")
+    streams = make_streams(cfg, source, bundle, info)
     model = wrap_model(bundle.model, cfg, info)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -173,6 +192,13 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
         scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         start = int(state["step"])
+        restore_data_position(streams, state, start, cfg.batch_size)
+    batches = step_batches(streams, cfg.batch_size)
+    # The first flush is encoded and packed here: time to first step is O(pack_buffer), not O(corpus).
+    first = next(batches) if start < cfg.steps else []
+    stats, skipped = data_stats(streams)
+    if skipped and show:
+        tqdm.write(skipped.describe(), file=sys.stderr)
     logger = MetricsLogger(out / "metrics.jsonl", resume_step=start) if info.is_main else None
     if logger and start == 0:
         logger.log(
@@ -182,16 +208,15 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
                 "packing/packs": stats.packs,
                 "packing/truncated": stats.truncated,
                 "packing/dropped": stats.dropped,
-                "data/skipped_records": len(skipped),
+                **skipped.metrics(),
             },
         )
     pad = bundle.tokenizer.pad_token_id
     bar = tqdm(total=cfg.steps, initial=start, desc=cfg.stage, disable=not show, dynamic_ncols=True)
     loss_value, tokens_seen, t0 = None, 0, time.perf_counter()
     for step in range(start, cfg.steps):
-        batch = step_packs(packs, step, cfg.batch_size, cfg.seed)
-        global_loss_tokens = sum(s.num_loss_tokens for p in batch for s in p)
-        local = batch[info.rank :: info.world]
+        local = first if step == start else next(batches)
+        global_loss_tokens = int(D.all_reduce_sum(sum(s.num_loss_tokens for p in local for s in p), info))
         micro = [local[i : i + cfg.micro_batch] for i in range(0, len(local), cfg.micro_batch)]
         loss_sum = 0.0
         for k, chunk in enumerate(micro):
@@ -221,11 +246,18 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
                     "train/lr": scheduler.get_last_lr()[0],
                     "train/grad_norm": float(grad_norm),
                     "perf/tokens_per_s": tok_s,
+                    **data_stats(streams)[1].metrics(),
                 },
             )
         if done % cfg.save_every == 0 or done == cfg.steps:
-            _save(out, bundle, optimizer, scheduler, done, cfg, info)
+            _save(out, bundle, optimizer, scheduler, done, cfg, info, data_state(streams, info))
     bar.close()
+    for s in streams:
+        s.close()
+    shown = len(skipped)
+    stats, skipped = data_stats(streams)
+    if len(skipped) > shown and show:
+        tqdm.write(skipped.describe(), file=sys.stderr)
     weights = full_weights(bundle.model, cfg, info)
     if info.is_main:
         save_bundle(bundle, out / "model", state_dict=weights)
@@ -252,8 +284,34 @@ def full_weights(model: Any, cfg: StageConfig, info: D.DistInfo) -> dict[str, to
     return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
 
+def restore_data_position(streams: list[PackStream], state: dict[str, Any], step: int, batch_size: int) -> None:
+    """Put every stream where the checkpoint left it; a checkpoint without a data position is replayed."""
+    saved = state.get("data")
+    if saved is None:
+        for s in streams:
+            it = iter(s)
+            for _ in range(step * batch_size // s.streams):
+                next(it)
+            s.close()
+        return
+    for s in streams:
+        if str(s.stream) not in saved:
+            raise ValueError(
+                f"the checkpoint has no data position for data stream {s.stream} (it has {sorted(saved)}): "
+                "resume with the same data_shards"
+            )
+        s.load_state_dict(saved[str(s.stream)])
+
+
 def _save(
-    out: Path, bundle: Bundle, optimizer: Any, scheduler: Any, step: int, cfg: StageConfig, info: D.DistInfo
+    out: Path,
+    bundle: Bundle,
+    optimizer: Any,
+    scheduler: Any,
+    step: int,
+    cfg: StageConfig,
+    info: D.DistInfo,
+    data: dict[str, Any],
 ) -> None:
     D.barrier(info)
     weights = full_weights(bundle.model, cfg, info)
@@ -271,6 +329,7 @@ def _save(
             "scheduler": scheduler.state_dict(),
             "rng": rng_state(),
             "config": asdict(cfg),
+            "data": data,
         }
         save_checkpoint(out / "checkpoints" / f"step-{step:08d}", bundle, state, cfg.keep_last, weights)
     D.barrier(info)

@@ -23,16 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from thinkvl.config import ConfigError, read_yaml_mapping
 from thinkvl.config import option as _f
 
 TextField = Literal["caption", "question"]
 MediaMode = Literal["link", "copy"]
-
-
-class ConfigError(ValueError):
-    """A config that can't be used; the message names the key at fault."""
 
 
 def _check(cond: bool, where: str, msg: str) -> None:
@@ -284,13 +279,9 @@ def load_pipeline_config(path: str | Path, **overrides: Any) -> FilterPipelineCo
     ``overrides`` (from the command line; None means not given) replace top-level keys after that.
     """
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    _check(isinstance(data, dict), str(path), "expected a mapping at the top level")
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    data = read_yaml_mapping(path)
     base = path.resolve().parent
     for key in ("input", "output"):
         if isinstance(data.get(key), str) and data[key]:

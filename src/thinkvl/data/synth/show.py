@@ -10,10 +10,9 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 from rich.table import Table
 
-from thinkvl.data.record import Record, open_image
+from thinkvl.data.record import Record, content_parts, open_image
 from thinkvl.data.synth.base import box_string
 from thinkvl.data.synth.draw import BLACK, WHITE, font
-from thinkvl.model.chat import content_parts
 
 THUMB = 160  # longest side of an image in the sheet
 FRAME = 80  # side of one video step in a strip

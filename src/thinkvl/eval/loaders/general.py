@@ -13,7 +13,7 @@ from typing import Any
 
 from thinkvl.data.record import CHOICE_LETTERS, Record
 from thinkvl.eval import prompts
-from thinkvl.eval.loaders.base import BadItemError, Family, LoadContext, images_from_columns, missing_value
+from thinkvl.eval.loaders.base import Family, LoadContext, images_from_columns, missing_value
 from thinkvl.eval.tables import first_existing, hf_rows, read_tsv
 
 CIRCULAR_STRIDE = 1_000_000
@@ -112,8 +112,11 @@ def _mmstar_convert(row: dict[str, Any], ctx: LoadContext) -> Record:
     question = str(row["question"])
     parsed = split_inline_options(question)
     meta = {"category": row.get("category", ""), "l2_category": row.get("l2_category", "")}
-    if parsed is None:
-        raise BadItemError(f"MMStar item {rid}: can't find its options in the question text: {question[:120]!r}")
+    if parsed is None:  # options we can't split out: keep the question whole and score the letter as a letter
+        text = prompts.short_text(question, instruction=prompts.MC_INSTRUCTION)
+        return prompts.user_record(
+            rid, "choice", prompts.content([rel], text), prompts.strip_letter(row["answer"]), meta
+        )
     stem, options = parsed
     return prompts.mc_record(rid, [rel], stem, options, prompts.strip_letter(row["answer"]), meta)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from thinkvl.data.record import Record
 from thinkvl.eval import prompts
-from thinkvl.eval.loaders.base import BadItemError, Family, LoadContext, missing_value, option_list
+from thinkvl.eval.loaders.base import Family, LoadContext, missing_value, option_list
 from thinkvl.eval.tables import DataNotFoundError, hf_rows, read_json, read_jsonl
 
 VIDEO_DIRS = ("data", "videos", "video", "all_videos", "")
@@ -213,14 +213,16 @@ def _meta_convert(row: dict[str, Any], ctx: LoadContext, prefix: str) -> Record 
     if str(qa.get("answer", "")).strip().upper() in ("", "NA"):
         return []  # MotionBench's test answers are hidden ("NA"): nothing to score
     parsed = split_lettered_lines(str(qa["question"]))
-    if parsed is None:
-        raise BadItemError(f"{ctx.bench.title} {rid}: can't find the lettered options in the question")
-    stem, options = parsed
     key = str(video["key"])
     rel = str(video["video_path"]) if video.get("video_path") else find_video(ctx, f"{key}.mp4", rid)
     part, _ = video_part(ctx, rel, key, rid)
     qtype = qa.get("question_type", video.get("question_type", ""))
     meta = {"question_type": qtype if isinstance(qtype, (str, list)) else str(qtype), "video": key}
+    if parsed is None:  # options we can't split out: keep the question whole and score the letter as a letter
+        text = prompts.short_text(str(qa["question"]), instruction=prompts.MC_INSTRUCTION)
+        parts = [part, {"type": "text", "text": text}]
+        return prompts.user_record(rid, "choice", parts, prompts.strip_letter(qa["answer"]), meta)
+    stem, options = parsed
     return _video_mc(rid, part, stem, options, qa["answer"], meta)
 
 

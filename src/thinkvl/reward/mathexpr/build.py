@@ -19,7 +19,7 @@ MAX_BITS = 300_000  # about 90,000 decimal digits: 2006! (19,000 digits) is fine
 MAX_FACTORIAL = 5_000
 BIG_BITS = 256  # about 77 digits: the largest integer accepted inside a root, a fractional power or a function
 MAX_ALTERNATIVES = 8  # ± can multiply alternatives; past this the answer is not a sane closed form
-STRUCTURES = ("group", "set", "list", "rel", "union", "matrix")
+STRUCTURES = ("group", "set", "list", "rel", "union", "matrix", "ratio")
 
 _FUNCS: dict[str, Any] = {
     "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "cot": sympy.cot, "sec": sympy.sec, "csc": sympy.csc,
@@ -44,11 +44,11 @@ class Pct:
 def build(node: Node) -> Any:
     """A comparable value: a sympy expression, a `Pct`, or a structure tuple with values inside."""
     kind = node[0]
-    if kind in ("group", "set", "list", "union"):
+    if kind in ("group", "set", "list", "union", "ratio"):
         items = tuple(build(item) for item in node[-1])
         return (kind, node[1], node[2], items) if kind == "group" else (kind, items)
     if kind == "rel":
-        return ("rel", tuple(build(item) for item in node[1]), node[2])
+        return ("rel", tuple(build(item) for item in node[1]), node[2], tuple(label_kind(item) for item in node[1]))
     if kind == "matrix":
         return ("matrix", tuple(tuple(_single(cell) for cell in row) for row in node[1]))
     if kind == "const" and node[1] == "empty":
@@ -59,6 +59,23 @@ def build(node: Node) -> Any:
         return values[0] if len(values) == 1 else ("list", values)
     alts = expr(node)
     return alts[0] if len(alts) == 1 else ("list", alts)
+
+
+def label_kind(node: Node) -> str:
+    """``"label"`` for a name made of letters only (``x``, ``AB``, ``\\frac{NO}{BO}``, ``(p,q)``, ``V_1:V_2``,
+    ``f(x)``), ``"abs"`` for ``|label|``, else ``""``: what may stand on the left of an assignment."""
+    kind = node[0]
+    if kind == "abs":
+        return "abs" if label_kind(node[1]) == "label" else ""
+    if kind == "sym":
+        return "label"
+    if kind in ("mul", "group", "ratio"):
+        items = node[-1]
+    elif kind == "div":
+        items = (node[1], node[2])
+    else:
+        return ""
+    return "label" if all(label_kind(item) == "label" for item in items) else ""
 
 
 def _single(node: Node) -> sympy.Expr:

@@ -43,15 +43,17 @@ def values_equal(gold: Any, pred: Any, tol: Tolerance) -> bool:
         return _rel_equal(gold, pred, tol)
     if gk == "expr" and pk == "expr":
         return expr_equal(gold, pred, tol)
+    if gk == "ratio" or pk == "ratio":
+        return _ratio_equal(gold, pred, tol)
     if gk in ("list", "set") and pk in ("list", "set"):
-        return _unordered(gold[1], pred[1], tol)
+        return _lists_equal(gold[1], pred[1], tol)
     if gk == "set" and len(gold[1]) == 1 and pk == "expr":
         return values_equal(gold[1][0], pred, tol)
     if pk == "set" and len(pred[1]) == 1 and gk == "expr":
         return values_equal(gold, pred[1][0], tol)
     if gk == "group" and pk == "group":
         return gold[1:3] == pred[1:3] and _ordered(gold[3], pred[3], tol)
-    if {gk, pk} == {"group", "list"}:  # "(1, 2)" answered as "1, 2"
+    if {gk, pk} == {"group", "list"}:  # "(1, 2)" answered as "1, 2" (or "x = 1, y = 2")
         g_items = gold[3] if gk == "group" else gold[1]
         p_items = pred[3] if pk == "group" else pred[1]
         group = gold if gk == "group" else pred
@@ -61,6 +63,58 @@ def values_equal(gold: Any, pred: Any, tol: Tolerance) -> bool:
     if gk == "matrix" and pk == "matrix":
         g, p = gold[1], pred[1]
         return len(g) == len(p) and all(_ordered(a, b, tol) for a, b in zip(g, p))
+    return False
+
+
+def _lists_equal(g: tuple, p: tuple, tol: Tolerance) -> bool:
+    """Lists and sets: a set of solutions in any order, but labelled values (``a = 1, b = 2``) by label.
+
+    ``x = 1 or x = 2`` (one label) is the solution set {1, 2}; ``AB = 4, CD = 5`` names two different things, so
+    it matches ``CD = 5, AB = 4`` by label, or ``4, 5`` in the order written, never ``5, 4``.
+    """
+    g_named, p_named = _named(g), _named(p)
+    if g_named is not None and p_named is not None:
+        return g_named.keys() == p_named.keys() and all(values_equal(g_named[k], p_named[k], tol) for k in g_named)
+    if g_named is not None or p_named is not None:
+        return _ordered(_values(g), _values(p), tol)
+    return _unordered(_values(g), _values(p), tol)
+
+
+def _named(items: tuple) -> dict | None:
+    """{label: value} when every item is an assignment and the labels are distinct (2 or more), else None."""
+    pairs = [_assignment(item) for item in items]
+    if len(items) < 2 or any(pair is None or pair[0] is None for pair in pairs):
+        return None
+    named = dict(pairs)  # type: ignore[arg-type]
+    return named if len(named) == len(pairs) else None
+
+
+def _values(items: tuple) -> tuple:
+    """The items with assignments replaced by their values (``x = 1, x = 2`` -> ``1, 2``)."""
+    out = []
+    for item in items:
+        pair = _assignment(item)
+        out.append(pair[1] if pair is not None else item)
+    return tuple(out)
+
+
+def _ratio_equal(gold: Any, pred: Any, tol: Tolerance) -> bool:
+    """``a:b`` equals ``c:d`` when proportional (same length), and a two-term ratio equals the value ``a/b``."""
+    if _kind(gold) != "ratio":
+        gold, pred = pred, gold
+    g = gold[1]
+    if _kind(pred) == "ratio":
+        p = pred[1]
+        if len(g) != len(p) or not all(_kind(x) == "expr" for x in g + p):
+            return False
+        if _ordered(g, p, tol):
+            return True
+        if any(x == 0 for x in g + p):
+            return False
+        factor = p[0] / g[0]
+        return bool(factor.is_positive) and all(expr_equal(a * factor, b, tol) for a, b in zip(g, p))
+    if len(g) == 2 and _kind(pred) == "expr" and all(_kind(x) == "expr" for x in g) and g[1] != 0:
+        return expr_equal(g[0] / g[1], pred, tol)
     return False
 
 
@@ -97,45 +151,73 @@ def _pct_equal(gold: Any, pred: Any, tol: Tolerance) -> bool:
 
 
 # -- relations --------------------------------------------------------------------------------------------
-def _assigned(v: Any) -> Any:
-    """The value of ``x = value`` (a lone symbol on the left), else None."""
-    if _kind(v) == "rel" and v[2] == ("=",) and isinstance(v[1][0], sympy.Symbol):
-        return v[1][1]
+def _assignment(v: Any) -> tuple[Any, Any] | None:
+    """(label, value) of ``label = … = value``: an assignment (``x = 11``, ``(p,q) = (3,2)``, ``AB = 4``,
+    ``V_1:V_2 = 11:21``) or a worked chain (``x = 5+5+1 = 11``) gives its final value; a numeric chain without a
+    label (``5+6 = 11``) gives ``(None, 11)``. None for anything else (``y - 2x = 1`` is an equation)."""
+    if _kind(v) != "rel" or set(v[2]) != {"="}:
+        return None
+    items, labels = v[1], v[3]
+    if labels[0] == "label" and not any(labels[1:]):
+        return items[0], items[-1]
+    if not any(labels) and all(_kind(x) == "expr" and x.is_number for x in items):
+        return None, items[-1]
     return None
 
 
 def _as_interval(v: Any) -> Any:
-    """``x > 3`` as ``(3, oo)``, ``1 <= x < 2`` as ``[1, 2)``, ``x in S`` as S; None when not of that shape."""
-    items, ops = v[1], v[2]
-    if ops == ("in",) and isinstance(items[0], sympy.Symbol):
+    """``x > 3`` as ``(3, oo)``, ``1 <= x < 2`` as ``[1, 2)``, ``x in S`` as S, ``1 <= |z| <= 2`` as
+    ``[-2, -1] U [1, 2]``; None when not of that shape. The variable may be any label (``0 < f(x) < 1``)."""
+    items, ops, labels = v[1], v[2], v[3]
+    if ops == ("in",) and labels[0] == "label":
         return items[1]
     flip = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
     if len(ops) == 1 and ops[0] in flip:
-        a, b = items
-        if isinstance(b, sympy.Symbol) and not isinstance(a, sympy.Symbol):
-            a, b, op = b, a, flip[ops[0]]
-        else:
-            op = ops[0]
-        if not isinstance(a, sympy.Symbol) or _kind(b) != "expr" or not b.is_number:
+        (a, b), (la, lb), op = items, labels, ops[0]
+        if lb and not la:
+            a, b, la, op = b, a, lb, flip[op]
+        if not la or _kind(b) != "expr" or not b.is_number or not b.is_real:
             return None
         if op in ("<", "<="):
-            return ("group", "(", ")" if op == "<" else "]", (-sympy.oo, b))
-        return ("group", "(" if op == ">" else "[", ")", (b, sympy.oo))
-    if len(ops) == 2 and ops[0] == ops[1] and ops[0] in ("<", "<=") and isinstance(items[1], sympy.Symbol):
+            lo, hi, lo_open, hi_open = -sympy.oo, b, True, op == "<"
+        else:
+            lo, hi, lo_open, hi_open = b, sympy.oo, op == ">", True
+        return _interval(lo, hi, lo_open, hi_open, la == "abs")
+    if len(ops) == 2 and all(op in ("<", "<=") for op in ops) and labels[1] and not labels[0] and not labels[2]:
         lo, hi = items[0], items[2]
-        if _kind(lo) == "expr" and _kind(hi) == "expr" and lo.is_number and hi.is_number:
-            return ("group", "(" if ops[0] == "<" else "[", ")" if ops[1] == "<" else "]", (lo, hi))
+        if _kind(lo) == "expr" and _kind(hi) == "expr" and lo.is_number and hi.is_number and lo.is_real and hi.is_real:
+            return _interval(lo, hi, ops[0] == "<", ops[1] == "<", labels[1] == "abs")
+    if len(ops) == 2 and all(op in (">", ">=") for op in ops) and labels[1] and not labels[0] and not labels[2]:
+        hi, lo = items[0], items[2]
+        if _kind(lo) == "expr" and _kind(hi) == "expr" and lo.is_number and hi.is_number and lo.is_real and hi.is_real:
+            return _interval(lo, hi, ops[1] == ">", ops[0] == ">", labels[1] == "abs")
     return None
 
 
+def _interval(lo: Any, hi: Any, lo_open: bool, hi_open: bool, of_abs: bool) -> Any:
+    """The interval lo..hi of a variable, or of its absolute value (then the set of the variable itself)."""
+
+    def group(a: Any, b: Any, a_open: bool, b_open: bool) -> tuple:
+        return ("group", "(" if a_open or a == -sympy.oo else "[", ")" if b_open or b == sympy.oo else "]", (a, b))
+
+    if not of_abs:
+        return group(lo, hi, lo_open, hi_open)
+    if hi.is_extended_negative or (hi == 0 and hi_open):
+        return ("set", ())
+    if lo.is_extended_negative or (lo == 0 and not lo_open):  # |z| <= hi: one interval around 0
+        return group(-hi, hi, hi_open, hi_open)
+    return ("union", (group(-hi, -lo, hi_open, lo_open), group(lo, hi, lo_open, hi_open)))
+
+
 def _rel_equal(gold: Any, pred: Any, tol: Tolerance) -> bool:
-    g_val, p_val = _assigned(gold), _assigned(pred)
-    if g_val is not None and p_val is not None:
-        return gold[1][0] == pred[1][0] and values_equal(g_val, p_val, tol)
-    if g_val is not None and _kind(pred) != "rel":
-        return values_equal(g_val, pred, tol)
-    if p_val is not None and _kind(gold) != "rel":
-        return values_equal(gold, p_val, tol)
+    g_pair, p_pair = _assignment(gold), _assignment(pred)
+    if g_pair is not None and p_pair is not None:
+        same_label = g_pair[0] is None or p_pair[0] is None or g_pair[0] == p_pair[0]
+        return same_label and values_equal(g_pair[1], p_pair[1], tol)
+    if g_pair is not None and _kind(pred) != "rel":
+        return values_equal(g_pair[1], pred, tol)
+    if p_pair is not None and _kind(gold) != "rel":
+        return values_equal(gold, p_pair[1], tol)
     g_int = _as_interval(gold) if _kind(gold) == "rel" else gold
     p_int = _as_interval(pred) if _kind(pred) == "rel" else pred
     if g_int is not None and p_int is not None and _kind(g_int) != "rel" and _kind(p_int) != "rel":

@@ -40,7 +40,7 @@ UNITS = {
     "month", "months", "year", "years", "yr", "yrs", "degree", "degrees", "deg", "dollar", "dollars", "cent",
     "cents", "unit", "units", "meter", "meters", "metre", "metres", "inch", "inches", "foot", "feet", "ft",
     "yard", "yards", "mile", "miles", "mph", "kmh", "liter", "liters", "litre", "litres", "ml", "mL", "L",
-    "sq", "square", "cubic", "radians", "rad", "people", "students", "percent", "times", "ways", "items",
+    "sq", "square", "cubic", "radians", "rad", "people", "students", "times", "ways", "items",
     "points", "pounds", "euros", "yuan", "rupees", "volts", "V", "W", "J", "N", "Pa", "kPa", "Hz",
 }  # fmt: skip
 # Commands that are pure layout.
@@ -78,7 +78,7 @@ _SYMBOL_RE = re.compile("|".join(map(re.escape, _SYMBOLS)))
 _SUPER_RE = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+")
 _SUB_RE = re.compile("[₀₁₂₃₄₅₆₇₈₉]+")
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?")
-_THOUSANDS_RE = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_THOUSANDS_RE = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
 _TOKEN = re.compile(
     r"(?P<ws>\s+)"
     r"|(?P<num>\d+(?:\.\d+)?|\.\d+)"
@@ -87,7 +87,14 @@ _TOKEN = re.compile(
     r"|(?P<op>\*\*|<=|>=|!=|==|=<|=>|->|[-+*/^_()\[\]{}|,;=<>!%&:'])"
 )
 _BRACED = re.compile(r"\s*\{([^{}]*)\}")
-HEDGES = {"or", "and", "not", "maybe", "about", "around", "approximately", "approx", "roughly", "nearly", "to"}
+HEDGES = {"not", "maybe", "about", "around", "approximately", "approx", "roughly", "nearly", "to"}
+# Words that separate the items of a list of solutions ("x = 1 or x = 2", "12 and 13"). A list never equals a
+# single value, so "4 or 5" still fails against 4.
+SEPARATORS = {"or", "and"}
+PERCENT_WORDS = {"percent", "pct"}
+# Spacing between two bracketed items is a separator: "(1,2)\ (3,4)" lists two pairs.
+_GROUP_GAP = re.compile(r"(?<=[)\]])\s*(?:\\ |\\q?quad\b|\\;)+\s*(?=[(\[])")
+_PER_CENT = re.compile(r"\bper\s+cent\b")
 
 
 def normalise(text: str) -> str:
@@ -99,6 +106,8 @@ def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _DEGREE_RE.sub(r" \\degree ", text)
     text = re.sub(r"(?<=\d)(?:\{,\}|\\,|\\!|\\ )(?=\d{3})", "", text)  # 1{,}000 and 1\,000
+    text = _GROUP_GAP.sub(", ", text)
+    text = _PER_CENT.sub("percent", text)
     text = text.replace("\\(", " ").replace("\\)", " ").replace("\\[", " ").replace("\\]", " ").replace("$", " ")
     text = text.strip().rstrip(".").strip()
     if _THOUSANDS_RE.fullmatch(text):
@@ -141,6 +150,10 @@ def _word(word: str) -> list[Tok]:
         return [Tok("const", CONSTS[word])]
     if word == "in":
         return [Tok("op", "in")]
+    if word.lower() in SEPARATORS:
+        return [Tok("op", ",")]
+    if word.lower() in PERCENT_WORDS:
+        return [Tok("op", "%")]
     if len(word) > 1 and word in UNITS:
         return [Tok("unit", word)]
     if word.lower() in HEDGES or len(word) > 3:
@@ -194,8 +207,14 @@ def _text_arg(command: str, content: str) -> list[Tok]:
     if command in ("mathrm", "mathbf", "mathit", "rm", "bf") and re.fullmatch(r"[A-Za-z]", content):
         return [Tok("id", content)]
     words = re.findall(r"[A-Za-z]+", content)
+    if content.lower() in PERCENT_WORDS:
+        return [Tok("op", "%")]
+    if re.search(r"\d", content):  # \text{28 percent}: math written inside text (no braces, so this is bounded)
+        inner = tokenize(content)[:-1]
+        if all(t.kind in ("num", "unit", "op") for t in inner):
+            return inner
     if words and all(w in UNITS or w == "per" for w in words) and re.fullmatch(r"[A-Za-z\s/^0-9.]+", content):
         return [Tok("unit", content)]
-    if content.lower() in (",", "and"):
+    if content.lower() in (",", *SEPARATORS):
         return [Tok("op", ",")]
     return [Tok("text", content)]

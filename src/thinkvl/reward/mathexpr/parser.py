@@ -4,7 +4,8 @@ Nodes: ``("num", "2.5")``, ``("sym", "x")``, ``("const", "pi"|"e"|"i"|"oo"|"empt
 ``("neg", a)``, ``("pm", a, b)`` (a ± b), ``("mul", (a, b))``, ``("div", a, b)``, ``("pow", a, b)``,
 ``("fact", a)``, ``("pct", a)``, ``("func", name, arg, base)``, ``("sqrt", a, n)``, ``("binom", n, k)``,
 ``("abs", a)``; structures ``("group", open, close, items)`` (tuples, intervals), ``("set", items)``,
-``("list", items)`` (a bare comma list), ``("rel", items, ops)``, ``("union", items)``, ``("matrix", rows)``.
+``("list", items)`` (a bare comma list), ``("ratio", items)`` (``a:b``), ``("rel", items, ops)``,
+``("union", items)``, ``("matrix", rows)``.
 Nesting depth is bounded, so deeply nested input is rejected instead of exhausting the stack.
 """
 
@@ -84,12 +85,19 @@ class _Parser:
     def relation(self) -> Node:
         if self.is_op("=", "~="):  # "= 5" / "≈ 5": a value with its left side left out
             self.next()
-        items, ops = [self.union()], []
+        items, ops = [self.ratio()], []
         while self.peek().kind == "op" and self.peek().text in RELOPS:
             op = self.next().text
             ops.append("=" if op == "~=" else op)
-            items.append(self.union())
+            items.append(self.ratio())
         return items[0] if not ops else ("rel", tuple(items), tuple(ops))
+
+    def ratio(self) -> Node:
+        items = [self.union()]
+        while self.is_op(":"):
+            self.next()
+            items.append(self.union())
+        return items[0] if len(items) == 1 else ("ratio", tuple(items))
 
     def union(self) -> Node:
         items = [self.sum()]

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from thinkvl.reward.mathexpr import math_equal
+from thinkvl.reward.extract import final_value
+from thinkvl.reward.mathexpr import MathSyntaxError, math_equal, parse_value
 from thinkvl.reward.registry import Verifier, register
 from thinkvl.reward.verdict import Check
 
@@ -41,6 +42,14 @@ def gold_text(answer: Any) -> str:
     raise TypeError(f"a math answer is a string or a number, got {type(answer).__name__}")
 
 
+def _parses(text: str) -> bool:
+    try:
+        parse_value(text)
+    except (MathSyntaxError, ArithmeticError, ValueError, TypeError, RecursionError):
+        return False
+    return True
+
+
 @register
 class MathVerifier(Verifier):
     name = "math"
@@ -60,6 +69,12 @@ class MathVerifier(Verifier):
         return None if golds else "empty list of accepted answers"
 
     def verify(self, pred: str, answer: Any, meta: dict[str, Any], *, lenient: bool = False) -> Check:
+        if lenient and not _parses(pred):
+            # Free text from another model: judge the one value its reasoning ends on (never a refusal).
+            value = final_value(pred)
+            if value is None:
+                return Check(0.0, False, "no final value in the text")
+            pred = value
         reason = "no accepted answer"
         for gold in answer if isinstance(answer, list) else [answer]:
             ok, reason = math_equal(gold_text(gold), pred, self.options.rel_tol)

@@ -1,0 +1,362 @@
+"""Evaluate a served model: an OpenAI-compatible chat-completions client that the eval runner streams from.
+
+Each record becomes one request: its messages in order, every image and video frame attached as a data URL where
+the record has it, and the text as the loaders wrote it (the same text the local path renders). Requests run
+``concurrency`` at a time on an asyncio loop in a background thread; 429, 5xx, dropped connections and timeouts
+are retried with exponential backoff (``Retry-After`` honoured), each try under a hard deadline. An item that
+still fails comes back as an error with its reason, so the runner saves it as an error row and retries it on
+resume; every other result is handed to the runner as soon as it arrives.
+
+Thinking budgets (report §5, forced answering). The first request asks for at most ``budget`` tokens. When the
+server stops there inside the thought (``finish_reason == "length"`` with no ``</think>``), the thought is closed
+with the forced-answer marker and the model answers within ``answer_budget`` more tokens, in the same assistant
+message, by one of:
+
+- ``continue``: chat completions with the cut thought plus marker as a final assistant message and
+  ``continue_final_message: true, add_generation_prompt: false`` (vLLM ≥ 0.6, SGLang);
+- ``completions``: ``/completions`` with the rendered GLM prompt and the thought appended (any server with a
+  completions endpoint, but it carries no pixels: text-only items only);
+- ``refuse``: servers with neither (hosted APIs): a budget other than null is an error, never a silent cap.
+
+The response text is what the local engine would produce: thought + marker + answer. With a reasoning parser
+on (vLLM ``--reasoning-parser``), the thought comes back as ``reasoning_content`` and is put back in its tags.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import mimetypes
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from thinkvl.data.record import Record, content_parts
+from thinkvl.eval.runner import EvalConfig, EvalError, Generated
+from thinkvl.model.chat import render_prompt
+from thinkvl.model.tokens import ANSWER_BUDGET, FORCE_ANSWER_TEXT, THINK_CLOSE, THINK_OPEN
+
+RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+MAX_BACKOFF = 60.0  # seconds; also the most of a Retry-After that is honoured
+_MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8", "image/jpeg"), (b"GIF8", "image/gif"), (b"BM", "image/bmp"))
+
+
+class RequestFailed(Exception):
+    """A request that can't succeed (or ran out of tries); the message is the reason saved with the item."""
+
+
+def data_url(path: Path) -> str:
+    """A file as a ``data:`` URL, its type read from its first bytes (the name may say ``.img``)."""
+    raw = path.read_bytes()
+    kind = next((m for magic, m in _MAGIC if raw.startswith(magic)), None)
+    if kind is None and raw[:4] == b"RIFF" and raw[8:12] == b"WEBP":
+        kind = "image/webp"
+    kind = kind or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f"data:{kind};base64,{base64.b64encode(raw).decode('ascii')}"
+
+
+def chat_messages(record: Record, root: Path) -> list[dict[str, Any]]:
+    """The record's conversation as OpenAI chat messages, images and video frames inline in record order."""
+    out = []
+    for message in record.messages:
+        if isinstance(message["content"], str):
+            out.append({"role": message["role"], "content": message["content"]})
+            continue
+        parts: list[dict[str, Any]] = []
+        for part in content_parts(message["content"]):
+            kind = part.get("type")
+            if kind == "text":
+                parts.append({"type": "text", "text": part["text"]})
+            elif kind in ("image", "video"):
+                files = [part["image"]] if kind == "image" else list(part["video"])
+                parts += [{"type": "image_url", "image_url": {"url": data_url(root / f)}} for f in files]
+            else:
+                raise ValueError(f"unknown content part type {kind!r}")
+        out.append({"role": message["role"], "content": parts})
+    return out
+
+
+def has_media(record: Record) -> bool:
+    return any(True for _ in record.media())
+
+
+def reply_text(body: Any, chat: bool) -> tuple[str, str | None, bool]:
+    """(text, finish_reason, whether the thought was closed) of a server reply; a malformed one is an error."""
+    try:
+        choice = body["choices"][0]
+        finish = choice.get("finish_reason")
+        if not chat:
+            text = choice["text"]
+            return str(text), finish, THINK_CLOSE in text
+        message = choice["message"]
+        content = message.get("content") or ""
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        raise RequestFailed(f"malformed reply: {json.dumps(body)[:200]}") from None
+    if reasoning and THINK_CLOSE not in content:
+        # A reasoning parser split the thought off; content is empty while the thought is unfinished.
+        if not content:
+            return THINK_OPEN + reasoning, finish, False
+        return THINK_OPEN + reasoning + THINK_CLOSE + content, finish, True
+    return str(content), finish, THINK_CLOSE in content
+
+
+class EndpointModel:
+    """A served model as the eval runner's `StreamingModel` (also a plain ``generate`` callable)."""
+
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        concurrency: int = 8,
+        timeout: float = 600.0,
+        max_attempts: int = 5,
+        backoff: float = 1.0,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        max_tokens: int | None = None,
+        answer_budget: int = ANSWER_BUDGET,
+        force_marker: str = "think_close",
+        budget_via: str = "continue",
+        extra: dict[str, Any] | None = None,
+    ):
+        if force_marker not in FORCE_ANSWER_TEXT:
+            raise ValueError(f"force_marker must be one of {sorted(FORCE_ANSWER_TEXT)}")
+        if budget_via not in ("continue", "completions", "refuse"):
+            raise ValueError(f"budget_via must be continue, completions or refuse, got {budget_via!r}")
+        self.url, self.model = url.rstrip("/"), model
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.concurrency, self.timeout, self.max_attempts, self.backoff = concurrency, timeout, max_attempts, backoff
+        self.sampling = {"temperature": temperature, "top_p": top_p}
+        self.max_tokens, self.answer_budget = max_tokens, answer_budget
+        self.marker = FORCE_ANSWER_TEXT[force_marker]
+        self.budget_via = budget_via
+        self.extra = dict(extra or {})
+
+    @classmethod
+    def from_config(cls, config: EvalConfig) -> EndpointModel:
+        """The model a config's endpoint fields describe; the API key is read from ``api_key_env``."""
+        if not config.endpoint or not config.served_model:
+            raise ValueError("an endpoint run needs endpoint (the server's URL) and served_model")
+        key = None
+        if config.api_key_env:
+            key = os.environ.get(config.api_key_env)
+            if not key:
+                raise ValueError(f"environment variable {config.api_key_env} (api_key_env) is not set")
+        return cls(
+            config.endpoint,
+            config.served_model,
+            api_key=key,
+            concurrency=config.concurrency,
+            timeout=config.request_timeout,
+            max_attempts=config.max_attempts,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            max_tokens=config.max_tokens,
+            answer_budget=config.answer_budget,
+            force_marker=config.force_marker,
+            budget_via=config.budget_via,
+            extra=config.request_extra,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """What was evaluated, for run.json (never the key)."""
+        return {"endpoint": self.url, "served_model": self.model, **self.sampling, "budget_via": self.budget_via}
+
+    def preflight(self) -> None:
+        """Fail in one line, before any item is sent, on a server that can't be reached, refuses the key, or
+        doesn't serve this model (``GET /models``; a server without that route is taken on trust)."""
+        import httpx2
+
+        try:
+            response = httpx2.get(self.url + "/models", headers=self.headers, timeout=min(self.timeout, 30.0))
+        except httpx2.HTTPError as err:
+            raise EvalError(f"can't reach the server at {self.url}: {type(err).__name__}: {err}") from None
+        if response.status_code in (401, 403):
+            raise EvalError(f"{self.url} refused the request (HTTP {response.status_code}): check api_key_env")
+        if response.status_code != 200:
+            return
+        try:
+            served = [m["id"] for m in response.json()["data"]]
+        except (ValueError, KeyError, TypeError):
+            return
+        if served and self.model not in served:
+            raise EvalError(f"{self.url} serves {', '.join(served)}, not {self.model!r} (served_model)")
+
+    def check(self, records: list[Record], budget: int | None) -> None:
+        """Refuse, before anything is sent, a budget this server can't enforce."""
+        if budget is None:
+            return
+        if self.budget_via == "refuse":
+            raise EvalError(
+                f"thinking budget {budget} needs a server that continues an assistant message (budget_via: continue, "
+                "vLLM/SGLang) or a completions endpoint (budget_via: completions); this one can't: use budget null"
+            )
+        if self.budget_via == "completions":
+            bad = next((r.id for r in records if has_media(r)), None)
+            if bad is not None:
+                raise EvalError(
+                    f"budget_via completions sends the prompt as text, without pixels, and item {bad} has images: "
+                    "use budget_via continue (vLLM, SGLang) or budget null"
+                )
+
+    # ------------------------------------------------------------------ the runner's interfaces
+    def stream(self, records: list[Record], root: Path, budget: int | None) -> Iterator[list[tuple[Record, Generated]]]:
+        """Outcomes in the order they finish, a chunk at a time (whatever arrived since the last chunk)."""
+        self.check(records, budget)
+        results: queue.Queue[Any] = queue.Queue()
+        end = object()
+        state: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                asyncio.run(self._run_all(records, Path(root), budget, results, state))
+            except BaseException as err:  # handed to the consumer, which raises it
+                results.put(err)
+            finally:
+                results.put(end)
+
+        thread = threading.Thread(target=run, name="thinkvl-endpoint", daemon=True)
+        thread.start()
+        try:
+            finished = False
+            while not finished:
+                chunk, item = [], results.get()
+                while True:
+                    if item is end:
+                        finished = True
+                        break
+                    if isinstance(item, BaseException):
+                        raise item
+                    chunk.append(item)
+                    try:
+                        item = results.get_nowait()
+                    except queue.Empty:
+                        break
+                if chunk:
+                    yield chunk
+        finally:
+            if thread.is_alive() and "loop" in state:  # the consumer stopped early: cancel what's in flight
+                state["loop"].call_soon_threadsafe(state["task"].cancel)
+            thread.join(timeout=10)
+
+    def __call__(self, records: list[Record], root: Path, budget: int | None) -> list[str]:
+        """The plain ``generate`` contract: texts in record order; a failed item is an `EvalError`."""
+        got: dict[str, Generated] = {}
+        for chunk in self.stream(records, root, budget):
+            got.update((rec.id, g) for rec, g in chunk)
+        failed = [(rid, g.error) for rid, g in got.items() if g.text is None]
+        if failed:
+            raise EvalError(f"{len(failed)} item(s) failed, first {failed[0][0]}: {failed[0][1]}")
+        return [got[r.id].text or "" for r in records]
+
+    # ------------------------------------------------------------------ async core
+    async def _run_all(
+        self, records: list[Record], root: Path, budget: int | None, out: queue.Queue, state: dict[str, Any]
+    ) -> None:
+        import httpx2
+
+        state["loop"], state["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        gate = asyncio.Semaphore(self.concurrency)
+        limits = httpx2.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        async with httpx2.AsyncClient(timeout=self.timeout, limits=limits, headers=self.headers) as client:
+
+            async def one(record: Record) -> None:
+                async with gate:
+                    out.put((record, await self._item(client, record, root, budget)))
+
+            await asyncio.gather(*(one(r) for r in records))
+
+    async def _item(self, client: Any, record: Record, root: Path, budget: int | None) -> Generated:
+        info: dict[str, Any] = {"attempts": 0}
+        start = time.monotonic()
+        try:
+            text = await self._answer(client, record, root, budget, info)
+        except RequestFailed as err:
+            return Generated(None, str(err), info)
+        except OSError as err:  # an image that can't be read
+            return Generated(None, f"could not build the request: {err}", info)
+        info["seconds"] = round(time.monotonic() - start, 3)
+        return Generated(text, None, info)
+
+    async def _answer(self, client: Any, record: Record, root: Path, budget: int | None, info: dict) -> str:
+        cap = self.max_tokens if budget is None else max(1, budget)
+        completions = budget is not None and self.budget_via == "completions"
+        if completions:
+            prompt = render_prompt(record.messages)
+            body = await self._post(client, "/completions", {"prompt": prompt, **self._params(cap)}, info)
+        else:
+            messages = chat_messages(record, root)
+            body = await self._post(client, "/chat/completions", {"messages": messages, **self._params(cap)}, info)
+        text, finish, closed = reply_text(body, chat=not completions)
+        info["finish_reason"] = finish
+        if budget is None or finish != "length" or closed:
+            return text
+        # Cut inside the thought: close it and let the model answer in the same assistant message.
+        info["forced"] = True
+        thought = text + self.marker
+        if completions:
+            request = {"prompt": prompt + thought, **self._params(self.answer_budget)}
+            answer, finish, _ = reply_text(await self._post(client, "/completions", request, info), chat=False)
+        else:
+            request = {
+                "messages": [*messages, {"role": "assistant", "content": thought}],
+                "continue_final_message": True,
+                "add_generation_prompt": False,
+                **self._params(self.answer_budget),
+            }
+            answer, finish, _ = reply_text(await self._post(client, "/chat/completions", request, info), chat=True)
+        info["answer_finish_reason"] = finish
+        return thought + answer
+
+    def _params(self, max_tokens: int | None) -> dict[str, Any]:
+        cap = {"max_tokens": max_tokens} if max_tokens is not None else {}
+        return {"model": self.model, **self.sampling, **cap, **self.extra}
+
+    async def _post(self, client: Any, path: str, payload: dict[str, Any], info: dict[str, Any]) -> Any:
+        """POST with retries; the reply's JSON, or `RequestFailed` with the last reason."""
+        import httpx2
+
+        reason = ""
+        for attempt in range(1, self.max_attempts + 1):
+            info["attempts"] += 1
+            wait = None
+            try:
+                response = await asyncio.wait_for(client.post(self.url + path, json=payload), self.timeout)
+            except (asyncio.TimeoutError, httpx2.TimeoutException):
+                reason = f"no reply within {self.timeout:g} s"
+            except httpx2.TransportError as err:
+                reason = f"{type(err).__name__}: {err}"
+            else:
+                if response.status_code == 200:
+                    try:
+                        return response.json()
+                    except ValueError:
+                        reason = f"reply is not JSON: {response.text[:120]!r}"
+                else:
+                    reason = f"HTTP {response.status_code}: {response.text[:200]}"
+                    if response.status_code not in RETRY_STATUS:
+                        raise RequestFailed(reason)  # a bad request stays bad: not retried
+                    wait = _retry_after(response.headers.get("retry-after"))
+            if attempt < self.max_attempts:
+                await asyncio.sleep(wait if wait is not None else self._backoff(attempt))
+        raise RequestFailed(f"{reason} (gave up after {self.max_attempts} tries)")
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential with full jitter, so many clients hit by one 429 don't come back in step."""
+        return random.uniform(0, min(MAX_BACKOFF, self.backoff * 2 ** (attempt - 1)))
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return min(MAX_BACKOFF, max(0.0, float(value))) if value else None
+    except ValueError:
+        return None  # an HTTP date: fall back to the backoff

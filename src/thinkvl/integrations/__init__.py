@@ -1,0 +1,1 @@
+"""Plug-ins for other training frameworks. Each sub-package imports its framework only inside itself."""
