@@ -6,7 +6,9 @@
     accuracy (greedy, scored by the reward system) is measured every ``--eval-every`` rollouts; the script prints
     both curves per seed, the fraction of (a)'s rollouts that (b) needs to reach (a)'s final accuracy, and the
     final per-domain accuracy of both against the SFT model's (how many domains each variant raised, per seed),
-    greedy and sampled (the mean of ``--sample-k`` answers per item at the RL temperature).
+    greedy and sampled (the mean of ``--sample-k`` answers per item at the RL temperature). The RL prompt pool and
+    the held-out set must be content-disjoint (no item with the same pixels, question and answer; the demo writes
+    them so): the script checks it and stops otherwise.
 
     python benchmarks/rl_efficiency.py --model runs/demo/sft/model --data runs/demo/data/rl \
         --heldout runs/demo/data/heldout --grades runs/demo/rl/grades.jsonl --seeds 0 1 2 --budget 2048
@@ -25,6 +27,7 @@ from common import add_threads_argument
 
 from thinkvl.config import load_yaml
 from thinkvl.data.loaders import load_records
+from thinkvl.data.synth.splits import split_stats
 from thinkvl.demo import demo_config_path, sampled_table
 from thinkvl.model import load_bundle
 from thinkvl.model.generate import TransformersEngine, make_generate
@@ -131,22 +134,42 @@ def main() -> None:
     ap.add_argument(
         "--sample-k", type=int, default=8, help="answers per held-out item for the final sampled accuracy (0: skip)"
     )
+    ap.add_argument(
+        "--heldout-per-domain", type=int, default=None, help="evaluate on the first N held-out items of each domain"
+    )
     ap.add_argument("--out", type=Path, default=Path("rl_efficiency.json"))
     add_threads_argument(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     reward = RewardSystem()
     cfg = load_yaml(RLConfig, args.config, model=args.model, data=args.data)
+    overlap = split_stats(args.heldout, args.data)["all"]
+    print(
+        f"held-out: {overlap['items']} items, {overlap['identical_to_reference']} identical to an RL prompt, "
+        f"{overlap['answers_in_reference']:.0%} with an answer that also occurs in the RL pool",
+        flush=True,
+    )
+    if overlap["identical_to_reference"]:
+        raise SystemExit("error: the held-out set shares items with the RL prompts; write it with --exclude")
     data, heldout = load_records(args.data), load_records(args.heldout)
+    if args.heldout_per_domain:
+        by_domain: dict[str, list] = {}
+        for record in heldout.records:
+            by_domain.setdefault(record.domain, []).append(record)
+        keep = [r for rs in by_domain.values() for r in rs[: args.heldout_per_domain]]
+        heldout = replace(heldout, records=keep)
     sft = load_bundle(args.model)
     # Greedy decoding: the SFT model's held-out accuracy is the same for every variant and seed.
     start = heldout_accuracy(sft, heldout, reward, cfg)
     start_sampled = sampled_accuracy(sft, heldout, reward, cfg, args.sample_k, 0) if args.sample_k else {}
     print(f"SFT model: held-out accuracy {start['all']:.3f} (greedy)", flush=True)
     results = {"grpo": {}, "rlcs": {}}
-    for seed in args.seeds:
-        for variant in ("grpo", "rlcs"):
+    # Every GRPO run first: they need no grades, and each finished run is saved at once.
+    for variant in ("grpo", "rlcs"):
+        for seed in args.seeds:
             results[variant][seed] = run(variant, seed, args, data, heldout, reward, start)
+            partial = {k: {str(s): c for s, c in v.items()} for k, v in results.items()}
+            args.out.write_text(json.dumps(partial | {"sft": {"greedy": start}}, indent=1))
     curves = {v: {seed: r["curve"] for seed, r in runs.items()} for v, runs in results.items()}
     fractions = []
     print("\nseed | GRPO final | RLCS final | RLCS rollouts to reach GRPO's final / GRPO's rollouts")

@@ -73,3 +73,19 @@ def test_the_table_takes_the_format_rate_from_the_named_column():
     lines = text.splitlines()
     assert lines[0].endswith("| format (rlcs) |")
     assert lines[2] == "| ocr | 50% | 25% | 20% | 90% |"
+
+
+def test_majority_baseline_scores_boxes_by_iou_and_the_report_shows_split_stats(tmp_path: Path):
+    from thinkvl.demo import majority_baseline
+    from thinkvl.report import load_run, splits_table
+
+    rec = lambda d, a: SimpleNamespace(domain=d, answer=a)  # noqa: E731
+    boxes = [[0, 0, 500, 500], [10, 10, 500, 500], [500, 500, 1000, 1000], [0, 500, 480, 1000]]
+    base = majority_baseline([rec("grounding", b) for b in boxes] + [rec("chart", v) for v in (1, 1, 2, 3)])
+    assert base == {"grounding": 0.5, "chart": 0.5}  # the first two boxes overlap with IoU >= 0.5
+    stats = {"items": 80, "distinct": 80, "identical_to_reference": 0, "answers_in_reference": 0.25}
+    (tmp_path / "summary.json").write_text(json.dumps({"splits": {"heldout": {"chart": stats}, "rl_vs_heldout": 0}}))
+    html = splits_table(load_run(tmp_path))
+    assert "heldout / chart" in html and "<td>80</td><td>80</td><td>0</td><td>25%</td>" in html
+    (tmp_path / "nothing").mkdir()
+    assert splits_table(load_run(tmp_path / "nothing")) == ""

@@ -125,3 +125,15 @@ def test_contact_sheet_shows_every_level_of_every_domain(tmp_path: Path):
         assert img.height >= 7 * 160
     with pytest.raises(ValueError, match="no records"):
         contact_sheet([], tmp_path, tmp_path / "empty.png")
+
+
+def test_cli_synth_exclude_keeps_other_datasets_items_out(tmp_path: Path, capsys):
+    from thinkvl.data.synth.splits import dataset_keys
+
+    base = ["synth", "--domains", "choice,grounding", "--n", "6", "--levels", "0", "--seed", "0"]
+    assert run([*base, "--out", str(tmp_path / "a")]) == 0
+    assert run([*base, "--out", str(tmp_path / "b"), "--exclude", str(tmp_path / "a")]) == 0
+    a, b = dataset_keys(tmp_path / "a"), dataset_keys(tmp_path / "b")
+    assert len(b) == 12 and not set(a.values()) & set(b.values())
+    assert run([*base, "--out", str(tmp_path / "c"), "--exclude", str(tmp_path / "nowhere")]) == 2
+    assert "error:" in capsys.readouterr().err

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from thinkvl.model.generate import SamplingParams
 
 DEMO_DOMAINS = ("counting", "chart", "ocr", "grounding", "math", "choice", "video")
+# Seeds of the held-out set and the RL prompt pool, relative to the training seed. Disjointness does not rest on
+# them: both sets are written excluding training (and each other) by content.
+HELDOUT_SEED_OFFSET = 90_210
+RL_SEED_OFFSET = 1
 
 
 def demo_config_path(name: str) -> Path:
@@ -62,12 +66,28 @@ def _stage(name: str, fn, *args: Any, **kwargs: Any) -> Any:
     return result
 
 
-def majority_baseline(records: list[Any]) -> dict[str, float]:
-    """Per domain: the accuracy of always answering that domain's most common held-out answer."""
-    by_domain: dict[str, Counter] = {}
+def _is_box(answer: Any) -> bool:
+    return isinstance(answer, list) and len(answer) == 4 and all(isinstance(v, (int, float)) for v in answer)
+
+
+def majority_baseline(records: list[Any], iou_threshold: float = 0.5) -> dict[str, float]:
+    """Per domain: the accuracy of always giving the one best constant answer, chosen with hindsight.
+
+    Exact answers: the most common held-out answer. Boxes (scored correct at IoU >= ``iou_threshold``, as the
+    grounding verifier does): the held-out box that overlaps that much with the most held-out boxes."""
+    from thinkvl.reward.verifiers.grounding import iou
+
+    by_domain: dict[str, list[Any]] = {}
     for r in records:
-        by_domain.setdefault(r.domain, Counter())[json.dumps(r.answer)] += 1
-    return {d: c.most_common(1)[0][1] / sum(c.values()) for d, c in by_domain.items()}
+        by_domain.setdefault(r.domain, []).append(r.answer)
+    out = {}
+    for domain, answers in by_domain.items():
+        if all(_is_box(a) for a in answers):
+            best = max(sum(iou(c, a) >= iou_threshold for a in answers) for c in answers)
+        else:
+            best = Counter(json.dumps(a) for a in answers).most_common(1)[0][1]
+        out[domain] = best / len(answers)
+    return out
 
 
 def evaluate(
@@ -184,21 +204,71 @@ def print_table(columns: dict[str, dict[str, Any]], baseline: dict[str, float], 
     return text
 
 
+def demo_splits(cfg: DemoConfig) -> list[dict[str, Any]]:
+    """The demo's datasets in the order they are written: name, directory, records per domain, seed, and the
+    datasets (by name) each must be content-disjoint from."""
+    data = Path(cfg.out) / "data"
+    splits = [
+        {"name": "train", "dir": data / "train", "n": cfg.n_train, "seed": cfg.seed, "exclude": []},
+        {
+            "name": "heldout",
+            "dir": data / "heldout",
+            "n": cfg.n_eval,
+            "seed": cfg.seed + HELDOUT_SEED_OFFSET,
+            "exclude": ["train"],
+        },
+    ]
+    if cfg.rl:
+        splits.append(
+            {
+                "name": "rl",
+                "dir": data / "rl",
+                "n": cfg.n_rl,
+                "seed": cfg.seed + RL_SEED_OFFSET,
+                "exclude": ["train", "heldout"],
+            }
+        )
+    return splits
+
+
+def write_splits(cfg: DemoConfig) -> dict[str, Any]:
+    """Write the demo's datasets (each skipped when it exists), held-out and RL content-disjoint from training and
+    from each other; then log, and return, per split and domain: items, distinct items, items identical to a
+    training item (0 by construction: checked, not assumed) and the share of answers that also occur in training."""
+    from thinkvl.data.synth import write_dataset
+    from thinkvl.data.synth.splits import format_split_stats, split_stats
+
+    splits = demo_splits(cfg)
+    dirs = {s["name"]: s["dir"] for s in splits}
+    for s in splits:
+        if not (s["dir"] / "records.jsonl").is_file():
+            exclude = [dirs[e] for e in s["exclude"]]
+            _stage(
+                f"synthesise {s['name']} data", write_dataset, s["dir"], cfg.domains, s["n"], s["seed"], cfg.levels,
+                exclude=exclude,
+            )  # fmt: skip
+    stats: dict[str, Any] = {}
+    for s in splits[1:]:
+        stats[s["name"]] = split_stats(s["dir"], dirs["train"])
+        print(format_split_stats(s["name"], stats[s["name"]]), flush=True)
+        same = stats[s["name"]]["all"]["identical_to_reference"]
+        dups = stats[s["name"]]["all"]["items"] - stats[s["name"]]["all"]["distinct"]
+        print(f"   {s['name']}: {same} items identical to a training item, {dups} repeated items", flush=True)
+    if cfg.rl:
+        stats["rl_vs_heldout"] = split_stats(dirs["rl"], dirs["heldout"])["all"]["identical_to_reference"]
+        print(f"   rl: {stats['rl_vs_heldout']} items identical to a held-out item", flush=True)
+    return stats
+
+
 def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     from thinkvl.data.loaders import load_records
-    from thinkvl.data.synth import write_dataset
     from thinkvl.train.config import StageConfig
     from thinkvl.train.trainer import run_stage
 
     out = Path(cfg.out)
     train_dir, eval_dir, rl_dir = out / "data" / "train", out / "data" / "heldout", out / "data" / "rl"
     t0 = time.perf_counter()
-    if not (train_dir / "records.jsonl").is_file():
-        _stage("synthesise data", write_dataset, train_dir, cfg.domains, cfg.n_train, cfg.seed, cfg.levels)
-    if not (eval_dir / "records.jsonl").is_file():
-        write_dataset(eval_dir, cfg.domains, cfg.n_eval, cfg.seed + 90_210, cfg.levels)
-    if cfg.rl and not (rl_dir / "records.jsonl").is_file():
-        write_dataset(rl_dir, cfg.domains, cfg.n_rl, cfg.seed + 1, cfg.levels)
+    splits = write_splits(cfg)
 
     def stage_config(name: str, **over: Any) -> StageConfig:
         return load_yaml(
@@ -272,6 +342,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     baseline = majority_baseline(load_records(eval_dir).records)
     table = print_table(results, baseline, format_of="rlcs" if "rlcs" in results else "sft")
     summary = {
+        "splits": splits,
         "results": results,
         "majority_baseline": baseline,
         "table": table,

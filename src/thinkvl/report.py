@@ -404,6 +404,38 @@ def results_table(run: Run) -> str:
     return f"<table class=results><thead>{header}</thead><tbody>{''.join(rows)}</tbody></table>{note}"
 
 
+def splits_table(run: Run) -> str:
+    """Per split and domain, how the held-out set and the RL pool compare with training by content
+    (`thinkvl.data.synth.splits.split_stats`), from summary.json's "splits"; empty when the summary has none."""
+    splits = run.summary.get("splits")
+    if not isinstance(splits, dict):
+        return ""
+    head = ["items", "distinct", "identical to a training item", "answers also in training"]
+    keys = ["items", "distinct", "identical_to_reference", "answers_in_reference"]
+    rows = []
+    for name, stats in splits.items():
+        if not isinstance(stats, dict):
+            continue
+        for domain, row in stats.items():
+            if not isinstance(row, dict):
+                continue
+            cells = [_fmt(row.get(k), ".0f") for k in keys[:3]] + [_pct(row.get(keys[3]))]
+            cls = " class=total" if domain == "all" else ""
+            rows.append(
+                f"<tr{cls}><th>{_e(name)} / {_e(domain)}</th>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>"
+            )
+    if not rows:
+        return ""
+    header = "<tr><th>split / domain</th>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"
+    rl_vs_heldout = splits.get("rl_vs_heldout")
+    extra = f"<p>RL items identical to a held-out item: {_e(rl_vs_heldout)}.</p>" if _num(rl_vs_heldout) else ""
+    return (
+        "<h2>Data splits</h2><p>Held-out means content-disjoint from training (no item with the same pixels, "
+        "question and answer), drawn from the same task families and levels.</p>"
+        f"<table class=results><thead>{header}</thead><tbody>{''.join(rows)}</tbody></table>{extra}"
+    )
+
+
 def _stage_facts(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "not run"
@@ -529,6 +561,7 @@ def render(run: Run, images: dict[str, str | None]) -> str:
 pre-training → SFT → offline grading → RLCS (RL with curriculum sampling) → evaluation on held-out synthetic items.</p>
 {run_facts(run)}{missing}
 <h2>Held-out accuracy</h2>{results_table(run)}{md}
+{splits_table(run)}
 <h2>Plots</h2>{"".join(figures)}
 <h2>Example responses</h2>{examples(run)}
 </body></html>

@@ -1,8 +1,10 @@
 """Math shown in the image: arithmetic and one-variable linear equations (domain "math").
 
-Level 0: "a+b" in bold single digits with sums 2–4, one character per 56x56 block (2x2 visual tokens), 168x56.
-Level 1: one operation: two-digit ± one-digit, or a one-digit product, 224x56.
-Level 2: a two-step expression with parentheses, or "solve for x" in a linear equation, 224x84.
+Level 0: "a+b" in bold single digits with sums 2–4, one character per 56x56 block (2x2 visual tokens), 168x56,
+rendered like OCR level 0 (size, stroke, shift per character, ink, background). Space: 6 sums x (9 x 2 x 121)^3
+x 64,000 x 8,000: over 10^17 items (three answers, so every held-out answer also occurs in training).
+Level 1: one operation: two-digit ± one-digit, or a one-digit product, 224x56, 7 sizes, 27,000 papers: over 10^8.
+Level 2: a two-step expression with parentheses, or "solve for x" in a linear equation, 224x84: over 10^8.
 meta["expression"] holds the problem in plain ASCII ("(3+4)*5", "3*x+4=19") for independent checking.
 """
 
@@ -13,7 +15,8 @@ import random
 from PIL import Image, ImageDraw
 
 from thinkvl.data.synth.base import CELL, Sample, TaskContext
-from thinkvl.data.synth.draw import BLACK, WHITE, draw_glyph, draw_text
+from thinkvl.data.synth.draw import BLACK, draw_text
+from thinkvl.data.synth.ocr import glyph_row
 
 LEVELS = 3
 QUESTION = "What is the value of the expression in the image?"
@@ -34,17 +37,13 @@ def level0(ctx: TaskContext) -> Sample:
     a = ctx.rng.randint(max(1, total - 3), min(3, total - 1))
     b = total - a
     text = f"{a}+{b}"
-    block = 2 * CELL
-    img = Image.new("RGB", (block * len(text), block), WHITE)
-    draw = ImageDraw.Draw(img)
-    for i, ch in enumerate(text):
-        draw_glyph(draw, (i * block, 0, (i + 1) * block, block), ch, 44, BLACK, bold=3)
+    img = glyph_row(ctx.rng, text)
     return Sample(
         question=QUESTION,
         answer=total,
         answer_text="The value is",
         reasoning=f"The image shows {a} + {b}. Adding: {a} + {b} = {total}.",
-        caption=f'The sum "{a}+{b}" in large black characters on white.',
+        caption=f'The sum "{a}+{b}" in large dark characters on a pale background.',
         image=img,
         meta={"task": "arithmetic", "expression": text},
     )

@@ -2,7 +2,9 @@
 
 A generator is a function ``(ctx: TaskContext) -> Sample``. Randomness comes only from ``ctx``, which is keyed by
 (seed, domain, level, slot), so a record never depends on which other records were made with it: asking for
-more records, or for other domains or levels, leaves the existing ones unchanged.
+more records, or for other domains or levels, leaves the existing ones unchanged. ``attempt`` re-draws a slot
+(when its item already exists in a dataset it must be disjoint from): the free choices (positions, sizes,
+colours, wording) change, the balanced classes (`TaskContext.balanced`) stay, so answers stay balanced.
 """
 
 from __future__ import annotations
@@ -43,11 +45,13 @@ class TaskContext:
     domain: str
     level: int
     slot: int
+    attempt: int = 0
     rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # String seeds are hashed with SHA-512 by `random`: stable across runs and Python processes.
-        self.rng = random.Random(f"thinkvl-synth/{self.seed}/{self.domain}/{self.level}/{self.slot}")
+        redraw = f"/redraw{self.attempt}" if self.attempt else ""
+        self.rng = random.Random(f"thinkvl-synth/{self.seed}/{self.domain}/{self.level}/{self.slot}{redraw}")
 
     def balanced(self, classes: Sequence[T], key: str) -> T:
         """A class for this slot such that each run of len(classes) consecutive slots sees every class once.
@@ -68,8 +72,18 @@ class TaskContext:
         """Cycle through sub-tasks; the returned context balances classes within the chosen sub-task."""
         kind_index, sub_slot = self.slot % len(kinds), self.slot // len(kinds)
         kind = kinds[kind_index]
-        sub = TaskContext(self.seed, f"{self.domain}/{kind}", self.level, sub_slot)
+        sub = TaskContext(self.seed, f"{self.domain}/{kind}", self.level, sub_slot, self.attempt)
         return kind, sub
+
+
+def tint(rng: random.Random, low: int = 236) -> tuple[int, int, int]:
+    """A random pale background (never a palette colour): 20^3 = 8,000 shades at the default ``low``."""
+    return (rng.randint(low, 255), rng.randint(low, 255), rng.randint(low, 255))
+
+
+def phrase(rng: random.Random, options: Sequence[str]) -> str:
+    """One of several wordings of the same question."""
+    return rng.choice(list(options))
 
 
 def cell_box(row: int, col: int, inset: int = 0, span: int = 1) -> tuple[int, int, int, int]:

@@ -1,32 +1,47 @@
 """Reading a value off a chart.
 
-Level 0: one bar on a grid of 28-px unit squares (84x112); its value 1–4 is its height in cells.
-Level 1: three bars (red, green, blue) on a labelled 0–5 axis, 168x168; asked for one bar by colour.
-Level 2: a bar or line chart of 4–6 named categories on a 0–10/20/50/100 axis, values on half grid steps, 224x224.
+Level 0: one bar on a grid of 28-px unit rows (84x112); its value 1–4 is its height in rows. The bar is 14–40 px
+wide anywhere across the chart, in one of 7 colours, on one of 8,000 pale backgrounds with grid lines in one of 36
+greys, asked in one of 3 wordings. Space: 4 values x ~1,200 widths and positions x 7 x 8,000 x 36 x 3: over 10^10.
+Level 1: three bars (red, green, blue) on a labelled 0–5 axis, 168x168; asked for one bar by colour; bar widths
+and offsets and the background vary: over 10^12 items.
+Level 2: a bar or line chart of 4–6 named categories on a 0–10/20/50/100 axis, values on half grid steps, 224x224,
+7 colours, pale background: over 10^12 items.
 """
 
 from __future__ import annotations
 
 from PIL import Image, ImageDraw
 
-from thinkvl.data.synth.base import CELL, Sample, TaskContext, join_words
-from thinkvl.data.synth.draw import BLACK, COLOURS, GRID, PRIMARY, WHITE, font
+from thinkvl.data.synth.base import CELL, Sample, TaskContext, join_words, phrase, tint
+from thinkvl.data.synth.draw import BLACK, COLOURS, GRID, PRIMARY, font
 
 LEVELS = 3
 CATEGORIES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun")
 
 
+LEVEL0_QUESTIONS = (
+    "Each grid row is 1 unit. What value does the bar show?",
+    "The grid rows are 1 unit each. How tall is the bar?",
+    "Each row of the grid counts as 1. What is the value of the bar?",
+)
+
+
 def level0(ctx: TaskContext) -> Sample:
+    rng = ctx.rng
     value = ctx.balanced([1, 2, 3, 4], "value")
-    colour = ctx.balanced(PRIMARY, "colour")
+    colour = rng.choice(list(COLOURS))
     w, h = 3 * CELL, 4 * CELL
-    img = Image.new("RGB", (w, h), WHITE)
+    img = Image.new("RGB", (w, h), tint(rng))
     draw = ImageDraw.Draw(img)
+    grey = rng.randint(180, 215)
     for k in range(1, 4):
-        draw.line((0, k * CELL, w, k * CELL), fill=GRID)
-    draw.rectangle((CELL, h - value * CELL, 2 * CELL - 1, h - 1), fill=COLOURS[colour])
+        draw.line((0, k * CELL, w, k * CELL), fill=(grey, grey, grey))
+    width = rng.randint(14, 40)
+    x = rng.randint(2, w - 2 - width)
+    draw.rectangle((x, h - value * CELL, x + width - 1, h - 1), fill=COLOURS[colour])
     return Sample(
-        question="Each grid row is 1 unit. What value does the bar show?",
+        question=phrase(rng, LEVEL0_QUESTIONS),
         answer=value,
         answer_text="The bar shows",
         reasoning=f"The bar starts at the bottom and fills {value} of the 4 grid rows, so its value is {value}.",
@@ -54,12 +69,12 @@ def level1(ctx: TaskContext) -> Sample:
     order = rng.sample(PRIMARY, 3)
     values = {c: (value if c == asked else rng.randint(1, 5)) for c in order}
     size, left, bottom, unit = 6 * CELL, 28, 6 * CELL - 18, 26
-    img = Image.new("RGB", (size, size), WHITE)
+    img = Image.new("RGB", (size, size), tint(rng))
     draw = ImageDraw.Draw(img)
     _y_axis(draw, left, size - 6, bottom, unit, 5, 1)
     for i, c in enumerate(order):
-        x = left + 10 + i * 44
-        draw.rectangle((x, bottom - values[c] * unit, x + 28, bottom - 1), fill=COLOURS[c])
+        x = left + 8 + i * 44 + rng.randint(0, 6)
+        draw.rectangle((x, bottom - values[c] * unit, x + rng.randint(22, 30), bottom - 1), fill=COLOURS[c])
     listing = join_words([f"{c} {values[c]}" for c in order])
     return Sample(
         question=f"What is the value of the {asked} bar?",
@@ -85,7 +100,7 @@ def level2(ctx: TaskContext) -> Sample:
     size, left, right, bottom, ytop = 8 * CELL, 34, 8 * CELL - 8, 8 * CELL - 20, 12
     unit = (bottom - ytop) / top
     colour = COLOURS[rng.choice(list(COLOURS))]
-    img = Image.new("RGB", (size, size), WHITE)
+    img = Image.new("RGB", (size, size), tint(rng))
     draw = ImageDraw.Draw(img)
     _y_axis(draw, left, right, bottom, unit, top, 2 * half)
     slot = (right - left) / k

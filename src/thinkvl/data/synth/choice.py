@@ -1,9 +1,11 @@
 """Multiple choice about the image; the answer is a letter and meta["choices"] the option texts.
 
-Level 0: the colour of one big circle (84x84); the options are always "A. red  B. green  C. blue".
-Level 1: the colour or the shape of one shape (112x112); four options in shuffled order.
+Level 0: the colour of one circle 40–80 px wide anywhere in an 84x84 image, on one of 8,000 pale backgrounds,
+asked in one of 3 wordings; the options are always "A. red  B. green  C. blue". Space: 3 colours x 14,000 sizes
+and positions x 8,000 x 3: over 10^9 items.
+Level 1: the colour or the shape of one shape (112x112); four options in shuffled order: over 10^10 items.
 Level 2: a scene of 3–4 shapes (168x168); asks the colour of a shape, the shape of a colour, or which shape is
-leftmost; five options in shuffled order.
+leftmost; five options in shuffled order: over 10^12 items.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from collections.abc import Sequence
 from PIL import Image, ImageDraw
 
 from thinkvl.data.record import CHOICE_LETTERS
-from thinkvl.data.synth.base import CELL, Sample, TaskContext, a, join_words
-from thinkvl.data.synth.draw import COLOURS, PRIMARY, SHAPES, WHITE, draw_shape
+from thinkvl.data.synth.base import CELL, Sample, TaskContext, a, join_words, phrase, tint
+from thinkvl.data.synth.draw import COLOURS, PRIMARY, SHAPES, draw_shape
 
 LEVELS = 3
 
@@ -45,19 +47,25 @@ def _sample(question: str, choices: list[str], letter: str, why: str, caption: s
     )
 
 
+LEVEL0_QUESTIONS = ("What colour is the circle?", "Which colour does the circle have?", "The circle is which colour?")
+
+
 def level0(ctx: TaskContext) -> Sample:
+    rng = ctx.rng
     colour = ctx.balanced(PRIMARY, "colour")
     side = 3 * CELL
-    img = Image.new("RGB", (side, side), WHITE)
-    draw_shape(ImageDraw.Draw(img), "circle", (4, 4, side - 4, side - 4), COLOURS[colour])
+    img = Image.new("RGB", (side, side), tint(rng))
+    size = rng.randint(40, side - 4)
+    x, y = rng.randint(0, side - size), rng.randint(0, side - size)
+    draw_shape(ImageDraw.Draw(img), "circle", (x, y, x + size, y + size), COLOURS[colour])
     choices = list(PRIMARY)
     letter = CHOICE_LETTERS[choices.index(colour)]
     return _sample(
-        "What colour is the circle?",
+        phrase(rng, LEVEL0_QUESTIONS),
         choices,
         letter,
         f"The circle is {colour}.",
-        f"A large {colour} circle filling a white square image.",
+        f"A {colour} circle {size} pixels wide on a pale square image.",
         img,
     )
 
@@ -70,9 +78,9 @@ def level1(ctx: TaskContext) -> Sample:
     side = 4 * CELL
     size = rng.randint(48, 84)
     x, y = rng.randint(0, side - size), rng.randint(0, side - size)
-    img = Image.new("RGB", (side, side), WHITE)
+    img = Image.new("RGB", (side, side), tint(rng))
     draw_shape(ImageDraw.Draw(img), shape, (x, y, x + size, y + size), COLOURS[colour])
-    caption = f"{a(colour).capitalize()} {shape} about {size} pixels wide on a white background."
+    caption = f"{a(colour).capitalize()} {shape} about {size} pixels wide on a pale background."
     if kind == "colour":
         choices, letter = _options(sub, colour, list(COLOURS), 4)
         return _sample("What colour is the shape?", choices, letter, f"The shape is {colour}.", caption, img)
@@ -89,7 +97,7 @@ def level2(ctx: TaskContext) -> Sample:
     # One object per column band, so "leftmost" is never a tie.
     columns = sorted(rng.sample(range(grid), n))
     order = rng.sample(range(n), n)
-    img = Image.new("RGB", (side, side), WHITE)
+    img = Image.new("RGB", (side, side), tint(rng))
     draw = ImageDraw.Draw(img)
     placed = []
     for obj, col in zip(order, columns):
@@ -99,7 +107,7 @@ def level2(ctx: TaskContext) -> Sample:
         draw_shape(draw, shapes[obj], (x, y, x + size, y + size), COLOURS[colours[obj]])
         placed.append(obj)
     scene = join_words([a(f"{colours[o]} {shapes[o]}") for o in placed])
-    caption = f"From left to right: {scene}, on white."
+    caption = f"From left to right: {scene}, on a pale background."
     target = sub.balanced(range(n), "target") if kind != "leftmost" else placed[0]
     if kind == "colour_of_shape":
         choices, letter = _options(sub, colours[target], list(COLOURS), 5)

@@ -36,7 +36,9 @@ def _levels(text: str) -> list[int]:
 def _synth(args: argparse.Namespace) -> int:
     console = Console()
     try:
-        records = write_dataset(args.out, args.domains, n=args.n, seed=args.seed, levels=args.levels, progress=True)
+        records = write_dataset(
+            args.out, args.domains, n=args.n, seed=args.seed, levels=args.levels, progress=True, exclude=args.exclude
+        )
     except (ValueError, RecordError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -64,13 +66,23 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "synth",
         help="write a built-in synthetic multi-domain dataset (records.jsonl + images)",
         description="Write N records per domain, spread evenly over the chosen difficulty levels. "
-        "The same seed always gives the same records, whatever else is asked for.",
+        "The same seed always gives the same records, whatever else is asked for; no item occurs twice, "
+        "and --exclude keeps out the items of other datasets.",
     )
     synth.add_argument("--domains", type=_domains, default=None, help=f"comma list (default all: {','.join(FAMILIES)})")
     synth.add_argument("--n", type=int, default=100, help="records per domain (default 100)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument("--levels", type=_levels, default=None, help="comma list of difficulty levels (default all)")
     synth.add_argument("--out", type=Path, required=True, help="output directory")
+    synth.add_argument(
+        "--exclude",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="datasets whose items (same pixels, question and answer) must not occur in this one: e.g. the "
+        "training set when writing a held-out set; taken slots are re-drawn, so the count stays --n",
+    )
     synth.set_defaults(func=_synth)
 
     show = subparsers.add_parser("show", help="counts by domain and difficulty; optionally a contact-sheet PNG")

@@ -1,8 +1,12 @@
 """Counting shapes.
 
-Level 0: 1–3 squares of one colour, each filling a 28-px cell of an 84x84 grid (one visual token each).
-Level 1: 1–5 shapes of one kind, mixed colours, smaller and jittered inside the cells of a 168x168 grid.
-Level 2: 1–6 targets of one colour *and* shape among 3–8 distractors that share one attribute, 224x224.
+Level 0: 1–3 squares of one of 7 colours, each 18–26 px inside its own 28-px cell of an 84x84 grid (one visual
+token each), on one of 8,000 pale backgrounds, asked in one of 3 wordings. Space: 129 cell sets x 7 colours x
+≥1,000 sizes and offsets per square x 8,000 backgrounds x 3 wordings: over 10^10 items.
+Level 1: 1–5 shapes of one kind, mixed colours, smaller and jittered inside the cells of a 168x168 grid, pale
+background: over 10^12 items.
+Level 2: 1–6 targets of one colour *and* shape among 3–8 distractors that share one attribute, 224x224: over
+10^15 items.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from collections import Counter
 
 from PIL import Image, ImageDraw
 
-from thinkvl.data.synth.base import CELL, Sample, TaskContext, a, cell_box, join_words, plural
-from thinkvl.data.synth.draw import COLOURS, PRIMARY, SHAPES, WHITE, draw_shape
+from thinkvl.data.synth.base import CELL, Sample, TaskContext, a, join_words, phrase, plural, tint
+from thinkvl.data.synth.draw import COLOURS, SHAPES, draw_shape
 
 LEVELS = 3
 
@@ -35,21 +39,31 @@ def _rows_reasoning(cells: list[tuple[int, int]], noun: str) -> str:
     return f"I scan the grid row by row for {noun}s: {found}. In total {total} = {len(cells)}."
 
 
+LEVEL0_QUESTIONS = (
+    "How many squares are there in the image?",
+    "Count the squares in the image.",
+    "How many squares can you see?",
+)
+
+
 def level0(ctx: TaskContext) -> Sample:
+    rng = ctx.rng
     n = ctx.balanced([1, 2, 3], "count")
-    colour = ctx.balanced(PRIMARY, "colour")
+    colour = rng.choice(list(COLOURS))
     grid = 3
-    cells = ctx.rng.sample([(r, c) for r in range(grid) for c in range(grid)], n)
-    img = Image.new("RGB", (grid * CELL, grid * CELL), WHITE)
+    cells = rng.sample([(r, c) for r in range(grid) for c in range(grid)], n)
+    img = Image.new("RGB", (grid * CELL, grid * CELL), tint(rng))
     draw = ImageDraw.Draw(img)
     for r, c in cells:
-        draw_shape(draw, "square", cell_box(r, c, inset=2), COLOURS[colour])
+        size = rng.randint(18, 26)  # always covers its cell's centre
+        x, y = _jitter(rng, r, c, size)
+        draw_shape(draw, "square", (x, y, x + size, y + size), COLOURS[colour])
     return Sample(
-        question="How many squares are there in the image?",
+        question=phrase(rng, LEVEL0_QUESTIONS),
         answer=n,
         answer_text="The number of squares is",
         reasoning=_rows_reasoning(cells, "square"),
-        caption=f"A {grid}x{grid} grid on white with {plural(n, colour + ' square')} at {_where(cells)}.",
+        caption=f"A {grid}x{grid} grid on a pale background with {plural(n, colour + ' square')} at {_where(cells)}.",
         image=img,
         meta={"task": "count", "target": f"{colour} square"},
     )
@@ -61,7 +75,7 @@ def level1(ctx: TaskContext) -> Sample:
     grid = 6
     rng = ctx.rng
     cells = rng.sample([(r, c) for r in range(grid) for c in range(grid)], n)
-    img = Image.new("RGB", (grid * CELL, grid * CELL), WHITE)
+    img = Image.new("RGB", (grid * CELL, grid * CELL), tint(rng))
     draw = ImageDraw.Draw(img)
     described = []
     for r, c in cells:
@@ -75,7 +89,7 @@ def level1(ctx: TaskContext) -> Sample:
         answer=n,
         answer_text=f"The number of {shape}s is",
         reasoning=_rows_reasoning(cells, shape),
-        caption=f"A {grid * CELL}x{grid * CELL} white image with {plural(n, shape)}: {join_words(described)}.",
+        caption=f"A {grid * CELL}x{grid * CELL} pale image with {plural(n, shape)}: {join_words(described)}.",
         image=img,
         meta={"task": "count", "target": shape},
     )

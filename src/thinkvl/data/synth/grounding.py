@@ -1,8 +1,11 @@
 """Grounding: the box of a described object, as [x1, y1, x2, y2] in 0–1000 coordinates of the image.
 
-Level 0: one coloured square filling one quadrant (2x2 cells) of a 112x112 image: four possible boxes.
-Level 1: three objects of different colours and shapes, 1 or 2 cells wide, on the grid of a 168x168 image.
-Level 2: 4–7 objects anywhere, 14–56 px, distractors sharing the target's colour or shape, 224x224.
+Level 0: one square of one of 7 colours, 40–56 px, anywhere inside one quadrant of a 112x112 image, on one of
+8,000 pale backgrounds. Space: 4 quadrants x 2,109 sizes and positions x 7 x 8,000: over 10^8 items (and 8,436
+distinct boxes).
+Level 1: three objects of different colours and shapes, 1 or 2 cells wide, on the grid of a 168x168 image, pale
+background: over 10^11 items.
+Level 2: 4–7 objects anywhere, 14–56 px, distractors sharing the target's colour or shape, 224x224: over 10^15.
 Pixel boxes are exclusive at the right and bottom; each coordinate is round(1000 * pixel / side).
 """
 
@@ -10,8 +13,8 @@ from __future__ import annotations
 
 from PIL import Image, ImageDraw
 
-from thinkvl.data.synth.base import CELL, Sample, TaskContext, a, cell_box, join_words
-from thinkvl.data.synth.draw import COLOURS, PRIMARY, SHAPES, WHITE, draw_shape
+from thinkvl.data.synth.base import CELL, Sample, TaskContext, a, cell_box, join_words, tint
+from thinkvl.data.synth.draw import COLOURS, SHAPES, draw_shape
 
 LEVELS = 3
 Box = tuple[int, int, int, int]
@@ -30,8 +33,8 @@ def _sample(
     x1, y1, x2, y2 = box
     w, h = img.size
     box_text = f"[{','.join(map(str, answer))}]"
-    if quarter:  # level 0: short enough for the demo's thinking budget
-        reasoning = f"The {name} fills the {quarter} quarter, so its box is {box_text}."
+    if quarter:  # level 0: short enough for the demo's 64-token budget (think + answer), numbers and all
+        reasoning = f"In the {quarter} quarter: {box_text}."
     else:
         reasoning = (
             f"The {name} spans x {x1} to {x2} and y {y1} to {y2} pixels in a {w}x{h} image. "
@@ -44,15 +47,18 @@ def _sample(
         reasoning=reasoning,
         caption=f"A {w}x{h} image with {join_words(scene)}.",
         image=img,
-        meta={"task": "box", "target": name},
+        meta={"task": "box", "target": name, **({"quarter": quarter} if quarter else {})},
     )
 
 
 def level0(ctx: TaskContext) -> Sample:
+    rng = ctx.rng
     row, col = ctx.balanced([(r, c) for r in (0, 2) for c in (0, 2)], "position")  # the four quadrants
-    colour = ctx.balanced(PRIMARY, "colour")
-    img = Image.new("RGB", (4 * CELL, 4 * CELL), WHITE)
-    box = cell_box(row, col, span=2)
+    colour = rng.choice(list(COLOURS))
+    img = Image.new("RGB", (4 * CELL, 4 * CELL), tint(rng))
+    size = rng.randint(40, 2 * CELL)
+    x, y = col * CELL + rng.randint(0, 2 * CELL - size), row * CELL + rng.randint(0, 2 * CELL - size)
+    box = (x, y, x + size, y + size)
     draw_shape(ImageDraw.Draw(img), "square", box, COLOURS[colour])
     quarter = f"{'top' if row == 0 else 'bottom'}-{'left' if col == 0 else 'right'}"
     return _sample(ctx, f"{colour} square", box, img, [f"one {colour} square covering pixels {box}"], quarter)
@@ -74,7 +80,7 @@ def level1(ctx: TaskContext) -> Sample:
                 taken |= cells
                 boxes.append(cell_box(r, c, span=span))
                 break
-    img = Image.new("RGB", (grid * CELL, grid * CELL), WHITE)
+    img = Image.new("RGB", (grid * CELL, grid * CELL), tint(rng))
     draw = ImageDraw.Draw(img)
     for colour, shape, box in zip(colours, shapes, boxes):
         draw_shape(draw, shape, box, COLOURS[colour])

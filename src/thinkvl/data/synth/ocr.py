@@ -1,8 +1,11 @@
 """Reading rendered text (OCR).
 
-Level 0: one of six 3-letter words in bold capitals, one letter per 56x56 block (2x2 visual tokens), 168x56.
-Level 1: one lowercase word of 4–6 letters from a 40-word list, dark ink on a light ground, 224x56.
-Level 2: two lines of one or two words each in mixed case, smaller type, with scratch lines, 224x112.
+Level 0: one of six 3-letter words in bold capitals, one letter per 56x56 block (2x2 visual tokens), 168x56;
+each letter 38–46 px, stroke 2–3 px, shifted up to 5 px in its block, in one of 64,000 dark inks on one of 8,000
+pale backgrounds. Space: 6 words x (9 x 2 x 121)^3 letter renderings x 64,000 x 8,000: over 10^17 items (the
+answer set stays six words, so every held-out answer also occurs in training: by design, for the tiny model).
+Level 1: one lowercase word of 4–6 letters from a 40-word list, dark ink on a light ground, 224x56: over 10^12.
+Level 2: two lines of one or two words each in mixed case, smaller type, with scratch lines, 224x112: over 10^15.
 The answer is the text exactly as drawn; lines are joined by one space.
 """
 
@@ -12,8 +15,8 @@ import random
 
 from PIL import Image, ImageDraw
 
-from thinkvl.data.synth.base import CELL, Sample, TaskContext
-from thinkvl.data.synth.draw import BLACK, WHITE, draw_glyph, font, text_width
+from thinkvl.data.synth.base import CELL, Sample, TaskContext, tint
+from thinkvl.data.synth.draw import draw_glyph, font, text_width
 
 LEVELS = 3
 # Level 0: short words whose letters look unlike each other.
@@ -34,20 +37,29 @@ def _paper(rng: random.Random) -> tuple[int, int, int]:
     return tuple(rng.randint(215, 255) for _ in range(3))
 
 
+def glyph_row(rng: random.Random, text: str, block: int = 2 * CELL) -> Image.Image:
+    """One bold character per ``block`` x ``block`` square, each with its own size, stroke and small shift, in one
+    dark ink on a pale background."""
+    img = Image.new("RGB", (block * len(text), block), tint(rng))
+    draw = ImageDraw.Draw(img)
+    ink = tuple(rng.randint(0, 60) for _ in range(3))
+    for i, ch in enumerate(text):
+        dx, dy = rng.randint(-5, 5), rng.randint(-5, 5)
+        cell = (i * block + dx, dy, (i + 1) * block + dx, block + dy)
+        draw_glyph(draw, cell, ch, rng.randint(38, 46), ink, bold=rng.randint(2, 3))
+    return img
+
+
 def level0(ctx: TaskContext) -> Sample:
     word = ctx.balanced(SHORT_WORDS, "word")
-    block = 2 * CELL
-    img = Image.new("RGB", (block * len(word), block), WHITE)
-    draw = ImageDraw.Draw(img)
-    for i, letter in enumerate(word):
-        draw_glyph(draw, (i * block, 0, (i + 1) * block, block), letter, 44, BLACK, bold=3)
+    img = glyph_row(ctx.rng, word)
     spelled = ", ".join(word)
     return Sample(
         question="What word is written in the image?",
         answer=word,
         answer_text="The word is",
         reasoning=f"There are {len(word)} large capital letters, read left to right: {spelled}. Together: {word}.",
-        caption=f'The word "{word}" in large black capital letters on white, one letter per square.',
+        caption=f'The word "{word}" in large dark capital letters on a pale background, one letter per square.',
         image=img,
         meta={"task": "word"},
     )

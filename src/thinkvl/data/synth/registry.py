@@ -48,14 +48,15 @@ def family(domain: str) -> TaskFamily:
         raise ValueError(f"no synthetic generator for domain {domain!r}; known: {', '.join(FAMILIES)}") from None
 
 
-def generate(domain: str, level: int, slot: int, seed: int = 0) -> Sample:
-    """The sample at ``slot`` of ``domain`` at difficulty ``level``; the same arguments give the same pixels."""
+def generate(domain: str, level: int, slot: int, seed: int = 0, attempt: int = 0) -> Sample:
+    """The sample at ``slot`` of ``domain`` at difficulty ``level``; the same arguments give the same pixels.
+    ``attempt`` > 0 re-draws the slot (same balanced answer class, other free choices)."""
     levels = family(domain).levels
     if not 0 <= level < len(levels):
         raise ValueError(f"domain {domain!r} has levels 0–{len(levels) - 1}, not {level}")
     if slot < 0:
         raise ValueError(f"slot must be >= 0, got {slot}")
-    return levels[level](TaskContext(seed, domain, level, slot))
+    return levels[level](TaskContext(seed, domain, level, slot, attempt))
 
 
 def record_id(domain: str, level: int, slot: int) -> str:

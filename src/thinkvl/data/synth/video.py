@@ -8,9 +8,13 @@ Sub-tasks (meta["video_task"]), cycled within each level:
 - "direction": which way a named object moves ("left", "right", ... ; level 2 adds diagonals);
 - "when": the second at which a named object first appears (a number);
 - "order": the colours of objects in the order they appear ("red, green, blue").
-Level 0: 112x112, 8 frames at 2 fps (steps at 0–3 s), one object filling a 28-px cell (order: big flashes).
-Level 1: smaller objects off the grid, a static distractor, appearance possible at 0 s, 3 of 4 colours in order.
-Level 2: 1 or 2 fps (steps at 0–3 s or 0, 2, 4, 6 s), 14-px objects, moving/appearing distractors, 4 colours.
+Level 0: 112x112, 8 frames at 2 fps (steps at 0–3 s), one square 18–26 px inside a 28-px cell (order: a 46–56 px
+square flashing in one of 9 places), on one of 8,000 pale backgrounds. Space per sub-task: direction 4 ways x 4
+lanes x 7 colours x 9 sizes x 8,000; when 3 x 16 cells x 7 x 9 x 8,000; order 6 x 9 x 11 x 8,000: over 10^6 each.
+Level 1: smaller objects off the grid, a static distractor, appearance possible at 0 s, 3 of 4 colours in order,
+pale background: over 10^9 per sub-task.
+Level 2: 1 or 2 fps (steps at 0–3 s or 0, 2, 4, 6 s), 14-px objects, moving/appearing distractors, 4 colours:
+over 10^9 per sub-task.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from itertools import permutations
 
 from PIL import Image, ImageDraw
 
-from thinkvl.data.synth.base import CELL, Sample, TaskContext, a, cell_box, join_words
+from thinkvl.data.synth.base import CELL, Sample, TaskContext, a, cell_box, join_words, tint
 from thinkvl.data.synth.draw import COLOURS, PRIMARY, SHAPES, WHITE, draw_shape
 
 LEVELS = 3
@@ -83,9 +87,18 @@ def _render(sprites: list[Sprite], fps: float, background=WHITE) -> tuple[list[I
     return frames, caption
 
 
-def _video(question: str, answer, answer_text: str, reasoning: str, sprites: list[Sprite], fps: float, task: str):
+def _video(
+    question: str,
+    answer,
+    answer_text: str,
+    reasoning: str,
+    sprites: list[Sprite],
+    fps: float,
+    task: str,
+    background=WHITE,
+):
     """The sample; ``sprites[0]`` is the object asked about (direction, when)."""
-    frames, caption = _render(sprites, fps)
+    frames, caption = _render(sprites, fps, background)
     target = {} if task == "order" else {"target": sprites[0].name}
     return Sample(
         question=question,
@@ -118,11 +131,12 @@ def _direction(ctx: TaskContext, level: int) -> Sample:
     way = ctx.balanced(names, "direction")
     fps = 2.0 if level < 2 else ctx.balanced([1.0, 2.0], "fps")
     if level == 0:
-        colour, shape = ctx.balanced(PRIMARY, "colour"), "square"
+        colour, shape = rng.choice(list(COLOURS)), "square"
         d = DIRECTIONS[way]
         lane = rng.randrange(4)
         cells = [(k if d[0] > 0 else 3 - k, lane) if d[0] else (lane, k if d[1] > 0 else 3 - k) for k in range(4)]
-        boxes = [cell_box(r, c, inset=2) for c, r in cells]
+        inset = rng.randint(1, 5)
+        boxes = [cell_box(r, c, inset=inset) for c, r in cells]
         sprites = [Sprite(colour, shape, boxes)]
     else:
         size, step = (18, rng.randint(18, 24)) if level == 1 else (14, rng.randint(14, 18))
@@ -157,6 +171,7 @@ def _direction(ctx: TaskContext, level: int) -> Sample:
         sprites,
         fps,
         "direction",
+        tint(rng),
     )
 
 
@@ -185,8 +200,8 @@ def _when(ctx: TaskContext, level: int) -> Sample:
     times = step_seconds(fps)
     if level == 0:
         r, c = rng.randrange(4), rng.randrange(4)
-        box = cell_box(r, c, inset=2)
-        sprites = [Sprite(ctx.balanced(PRIMARY, "colour"), "square", [None] * step + [box] * (STEPS - step))]
+        box = cell_box(r, c, inset=rng.randint(1, 5))
+        sprites = [Sprite(rng.choice(list(COLOURS)), "square", [None] * step + [box] * (STEPS - step))]
     else:
         size = 20 if level == 1 else 14
         pairs = rng.sample([(c, s) for c in COLOURS for s in SHAPES], 3 if level == 1 else 4)
@@ -216,6 +231,7 @@ def _when(ctx: TaskContext, level: int) -> Sample:
         sprites,
         fps,
         "when",
+        tint(rng),
     )
 
 
@@ -228,7 +244,8 @@ def _order(ctx: TaskContext, level: int) -> Sample:
     times = step_seconds(fps)
     if level == 0:
         colours = list(ctx.balanced(list(permutations(PRIMARY)), "order"))
-        box = cell_box(1, 1, span=2)
+        r, c = rng.randrange(3), rng.randrange(3)
+        box = cell_box(r, c, inset=rng.randint(0, 5), span=2)
         # Each colour flashes for one step (steps 1–3); step 0 is empty.
         sprites = [
             Sprite(c, "square", [box if k == i + 1 else None for k in range(STEPS)]) for i, c in enumerate(colours)
@@ -258,15 +275,7 @@ def _order(ctx: TaskContext, level: int) -> Sample:
         reasoning = f"First {colours[0]}, then {colours[1]}, then {colours[2]}. So the order is {answer}."
     else:
         reasoning = f"Going through the steps in time: {seen}. So the order is {answer}."
-    return _video(
-        question,
-        answer,
-        "The order is",
-        reasoning,
-        sprites,
-        fps,
-        "order",
-    )
+    return _video(question, answer, "The order is", reasoning, sprites, fps, "order", tint(rng))
 
 
 def _level(level: int):

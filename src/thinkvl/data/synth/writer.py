@@ -4,6 +4,11 @@
 levels may be one list for every domain or a mapping from domain to its own list.
 records.jsonl is written last, to a temporary file then renamed, and any earlier one is removed first: a run
 that dies part-way leaves no records.jsonl, never one that looks complete but points at half-written images.
+
+No two records of a dataset are the same item (pixels + question + answer, `splits.content_key`), and
+``exclude`` names datasets whose items must not occur at all (training, when writing a held-out set): a slot
+whose item is taken is re-drawn (``attempt`` 1, 2, ... of the same slot: deterministic, same answer class), so the
+dataset still has exactly ``n`` records per domain.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from rich.progress import track
 
 from thinkvl.data.loaders import RECORDS_FILE, write_jsonl
 from thinkvl.data.record import Record
+from thinkvl.data.synth.base import Sample
 from thinkvl.data.synth.registry import FAMILIES, family, generate, record_id, to_record
+from thinkvl.data.synth.splits import content_key, dataset_keys
 
 Levels = Sequence[int] | Mapping[str, Sequence[int]] | None
+MAX_ATTEMPTS = 200  # re-draws of one slot before giving up: only a level with a tiny space ever gets near it
 
 
 def plan(domains: Sequence[str] | None, n: int, levels: Levels) -> list[tuple[str, int, int]]:
@@ -58,16 +66,42 @@ def _media_paths(domain: str, level: int, slot: int, frames: int) -> list[str]:
     return [f"images/{rid}.png"]
 
 
+def draw_samples(
+    jobs: Sequence[tuple[str, int, int]], seed: int, taken: set[str] | None = None, progress: bool = False
+) -> Iterator[tuple[tuple[str, int, int], Sample, str]]:
+    """(job, sample, content key) of each job, in order, re-drawing a slot while its item is in ``taken``.
+
+    ``taken`` holds the content keys no sample may have (the excluded datasets'); each sample's key is added to it,
+    so the samples never repeat an item either."""
+    taken = set() if taken is None else taken
+    for job in track(jobs, description="synthesising", disable=not progress):
+        domain, level, slot = job
+        for attempt in range(MAX_ATTEMPTS):
+            sample = generate(domain, level, slot, seed, attempt)
+            key = content_key(sample.frames or [sample.image], sample.question, sample.answer)
+            if key not in taken:
+                break
+        else:
+            raise ValueError(
+                f"{domain} level {level}, slot {slot}: all {MAX_ATTEMPTS} re-draws are taken (by an excluded "
+                "dataset or this one); the level's space is too small for this request"
+            )
+        taken.add(key)
+        if attempt:
+            sample.meta["redraw"] = attempt
+        yield job, sample, key
+
+
 def iter_records(
     out_dir: str | Path,
     jobs: Sequence[tuple[str, int, int]],
     seed: int,
     progress: bool = False,
+    taken: set[str] | None = None,
 ) -> Iterator[Record]:
-    """Generate each job, save its pixels under ``out_dir`` and yield its record."""
+    """Draw each job (see `draw_samples`), save its pixels under ``out_dir`` and yield its record."""
     root = Path(out_dir)
-    for domain, level, slot in track(jobs, description="synthesising", disable=not progress):
-        sample = generate(domain, level, slot, seed)
+    for (domain, level, slot), sample, _key in draw_samples(jobs, seed, taken, progress):
         pictures = sample.frames or [sample.image]
         paths = _media_paths(domain, level, slot, len(sample.frames))
         for rel, picture in zip(paths, pictures):
@@ -84,13 +118,22 @@ def write_dataset(
     seed: int = 0,
     levels: Levels = None,
     progress: bool = False,
+    exclude: Sequence[str | Path] = (),
 ) -> list[Record]:
-    """Write ``n`` records per domain (all domains and all levels by default) to ``out_dir``; return them."""
+    """Write ``n`` records per domain (all domains and all levels by default) to ``out_dir``; return them.
+
+    No record is the same item as a record of a dataset in ``exclude`` (directories or records files), nor as
+    another record written here."""
     jobs = plan(domains, n, levels)
     root = Path(out_dir)
+    taken: set[str] = set()
+    for other in exclude:
+        if Path(other).resolve() == root.resolve():
+            raise ValueError(f"cannot exclude the dataset being written: {other}")
+        taken |= set(dataset_keys(other).values())
     root.mkdir(parents=True, exist_ok=True)
     final = root / RECORDS_FILE
     final.unlink(missing_ok=True)
-    records = list(iter_records(root, jobs, seed, progress))
+    records = list(iter_records(root, jobs, seed, progress, taken))
     write_jsonl(records, final)  # temp file + os.replace
     return records
