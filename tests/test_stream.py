@@ -157,3 +157,15 @@ def test_unreadable_shards_fail_with_one_line_naming_them(tmp_path, tiny_bundle)
     # The same shard going bad mid-run (after the check) stops training with the same kind of error.
     with pytest.raises(DataError, match=r"b\.parquet"):
         _take(_stream(source, tiny_bundle, num_workers=1, seed=1), 10)
+
+
+def test_samples_from_workers_leave_shared_memory(synth_dir, tiny_bundle):
+    # Each shared-memory tensor holds a file descriptor while it lives; a buffer of them exhausted the demo's
+    # descriptors ("Too many open files") when the packs of a whole epoch were kept.
+    stream = _stream(resolve_source(str(synth_dir)), tiny_bundle, pack_len=512, num_workers=1)
+    packs = [next(iter(stream))]
+    stream.close()
+    tensors = [
+        t for p in packs for s in p for t in (s.input_ids, s.labels, s.position_ids, s.pixel_values) if t is not None
+    ]
+    assert tensors and not any(t.is_shared() for t in tensors)

@@ -18,6 +18,7 @@ Resume. `PackStream.state_dict` is (epoch, first record of the current flush, pa
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -429,7 +430,8 @@ class PackStream:
                 flush = Flush(ep + 1, 0, False, False, [])
                 continue
             if kind == "sample":
-                flush.samples.append((item[1], item[2]))
+                sample = item[1] if not self.num_workers else _own_memory(item[1])
+                flush.samples.append((sample, item[2]))
             elif kind == "skip":
                 self.skipped.add(item[1], item[2])
             if index == flush.start + self.buffer - 1:
@@ -441,3 +443,15 @@ class PackStream:
         loader, self._loader = self._loader, None
         if loader is not None and hasattr(loader, "_shutdown_workers"):
             loader._shutdown_workers()
+
+
+def _own_memory(sample: Sample) -> Sample:
+    """A sample from a worker, copied out of shared memory. Each shared tensor holds a file descriptor for as long
+    as it lives, and a buffer (or a whole cached epoch) holds thousands of them: the demo's pre-training ran out
+    of descriptors ("Too many open files") before copying."""
+    tensors = {
+        f.name: value.clone()
+        for f in dataclasses.fields(sample)
+        if isinstance(value := getattr(sample, f.name), torch.Tensor) and value.is_shared()
+    }
+    return dataclasses.replace(sample, **tensors) if tensors else sample
