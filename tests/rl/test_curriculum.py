@@ -234,7 +234,9 @@ def test_offline_grade_samples_at_the_given_temperature_and_writes_tiers(tmp_pat
                     out.append(SimpleNamespace(text=format_response("I count.", "It is", box)))
             return out
 
-    monkeypatch.setattr(rl_run, "load_bundle", lambda model: SimpleNamespace(model=SimpleNamespace(eval=lambda: None)))
+    monkeypatch.setattr(
+        rl_run, "load_bundle", lambda model, **_: SimpleNamespace(model=SimpleNamespace(eval=lambda: None))
+    )
     monkeypatch.setattr(rl_run, "TransformersEngine", FakeEngine)
     cfg = RLConfig(
         model="unused",
