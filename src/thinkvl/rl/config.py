@@ -24,8 +24,7 @@ from thinkvl.rl.curriculum import (
     check_tier_weights,
 )
 from thinkvl.rl.loss import LossAveraging
-from thinkvl.train.config import ATTENTION
-from thinkvl.train.distributed import MixedPrecision
+from thinkvl.train.config import DeviceOptions
 
 if TYPE_CHECKING:
     from thinkvl.model.generate import SamplingParams
@@ -37,7 +36,7 @@ TIS = "https://fengyao.notion.site/off-policy-rl"
 
 
 @dataclass
-class RLConfig:
+class RLConfig(DeviceOptions):
     # --- run ---
     model: str = _field("", "The policy to start from: a model directory (usually the SFT stage's out/model).")
     data: str = _field("", "RL prompts: a dataset directory, .parquet file or saved HF dataset of records.")
@@ -137,19 +136,6 @@ class RLConfig:
     max_grad_norm: float = _field(1.0, "Gradient-norm clip per optimizer step.")
     warmup_steps: int = _field(0, "Linear learning-rate warm-up in optimizer steps.")
     seed: int = _field(0, "Seed for prompt sampling and rollouts.")
-    # --- devices and memory ---
-    device: str = _field(
-        "auto", "auto: LOCAL_RANK's GPU under torchrun, else the GPU if any, else the CPU; or cpu, cuda:N."
-    )
-    mixed_precision: MixedPrecision = _field(
-        "no", "bf16: compute in bf16 with fp32 master weights (FSDP2 MixedPrecisionPolicy, else autocast); no: fp32."
-    )
-    activation_checkpointing: bool = _field(False, "Recompute each layer's activations in backward (long rollouts).")
-    attn_implementation: str = _field("sdpa", "Attention kernel: sdpa, eager, or flash_attention_2 when installed.")
-    fsdp: bool = _field(False, "Shard the policy with FSDP2 across processes (else DDP); for models too big for DDP.")
-    sharded_checkpoints: bool = _field(
-        True, "Under FSDP each rank saves its own shard (torch.distributed.checkpoint), never a full copy."
-    )
 
     def __post_init__(self) -> None:
         if self.engine not in ("transformers", "vllm"):
@@ -190,11 +176,8 @@ class RLConfig:
         for name, options in (("loss_averaging", LossAveraging), ("force_answer_marker", ForceAnswerMarker)):
             if getattr(self, name) not in get_args(options):
                 raise ValueError(f"RLConfig.{name}: must be one of {get_args(options)}, got {getattr(self, name)!r}")
-        if self.mixed_precision not in get_args(MixedPrecision):
-            raise ValueError(f"RLConfig.mixed_precision: 'no' or 'bf16', got {self.mixed_precision!r}")
-        if self.attn_implementation not in ATTENTION:
-            raise ValueError(f"RLConfig.attn_implementation: one of {ATTENTION}, got {self.attn_implementation!r}")
-        for name in ("dynamic_sampling", "curriculum", "activation_checkpointing", "fsdp", "sharded_checkpoints"):
+        self.check_device_options()
+        for name in ("dynamic_sampling", "curriculum"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"RLConfig.{name}: must be true or false, got {getattr(self, name)!r}")
         lo, hi = self.difficulty_label_range if len(self.difficulty_label_range) == 2 else (None, None)

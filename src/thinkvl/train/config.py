@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from thinkvl.config import option as _f
 from thinkvl.train.distributed import MixedPrecision
@@ -14,8 +14,33 @@ Stage = Literal["pretrain", "long_context", "sft"]
 STAGES = ("pretrain", "long_context", "sft")
 
 
+@dataclass(kw_only=True)
+class DeviceOptions:
+    """Where and how a model runs: one definition for the supervised stages and RL (their configs inherit it)."""
+
+    device: str = _f("auto", "auto: LOCAL_RANK's GPU under torchrun, else the GPU if any, else the CPU; or cpu, cuda:N")
+    mixed_precision: MixedPrecision = _f(
+        "no", "bf16: compute in bf16 with fp32 master weights (FSDP2 MixedPrecisionPolicy, else autocast); no: fp32"
+    )
+    activation_checkpointing: bool = _f(False, "recompute each layer's activations in backward (long sequences fit)")
+    attn_implementation: str = _f("sdpa", "attention kernel: sdpa, eager, or flash_attention_2 when installed")
+    fsdp: bool = _f(False, "shard parameters, gradients and optimizer state with FSDP2 across processes (else DDP)")
+    sharded_checkpoints: bool = _f(
+        True, "under FSDP, each rank saves its own shard (torch.distributed.checkpoint), never a full copy"
+    )
+
+    def check_device_options(self) -> None:
+        if self.mixed_precision not in get_args(MixedPrecision):
+            raise ValueError(f"mixed_precision must be 'no' or 'bf16', got {self.mixed_precision!r}")
+        if self.attn_implementation not in ATTENTION:
+            raise ValueError(f"attn_implementation must be one of {ATTENTION}, got {self.attn_implementation!r}")
+        for name in ("activation_checkpointing", "fsdp", "sharded_checkpoints"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+
+
 @dataclass
-class StageConfig:
+class StageConfig(DeviceOptions):
     stage: Stage = _f("sft", "pretrain: loss on captions; long_context: the same, longer packs; sft: loss on responses")
     model: str = _f("tiny", "a preset name (tiny, small, glm-4.1v-9b) to start from scratch, or a model directory")
     data: str = _f("", "dataset: a directory with records.jsonl, a .parquet file, or a saved HF dataset")
@@ -56,18 +81,8 @@ class StageConfig:
     keep_last: int = _f(2, "checkpoints to keep")
     log_every: int = _f(1, "write metrics every N steps")
     seed: int = _f(0, "seed for initialisation and data order")
-    device: str = _f("auto", "auto: LOCAL_RANK's GPU under torchrun, else the GPU if any, else the CPU; or cpu, cuda:N")
     dtype: Literal["float32", "bfloat16"] = _f(
         "float32", "dtype of the parameters and optimizer state (float32: master weights; bfloat16: pure bf16)"
-    )
-    mixed_precision: MixedPrecision = _f(
-        "no", "bf16: compute in bf16 with fp32 master weights (FSDP2 MixedPrecisionPolicy, else autocast); no: fp32"
-    )
-    activation_checkpointing: bool = _f(False, "recompute each layer's activations in backward (long packs fit)")
-    attn_implementation: str = _f("sdpa", "attention kernel: sdpa, eager, or flash_attention_2 when installed")
-    fsdp: bool = _f(False, "shard parameters, gradients and optimizer state with FSDP2 (several processes)")
-    sharded_checkpoints: bool = _f(
-        True, "under FSDP, each rank saves its own shard (torch.distributed.checkpoint), never a full copy"
     )
 
     def __post_init__(self) -> None:
@@ -98,10 +113,7 @@ class StageConfig:
             raise ValueError(f"domain_weights must be >= 0, got {self.domain_weights}")
         if self.dtype not in ("float32", "bfloat16"):
             raise ValueError(f"dtype must be float32 or bfloat16, got {self.dtype!r}")
-        if self.mixed_precision not in ("no", "bf16"):
-            raise ValueError(f"mixed_precision must be 'no' or 'bf16', got {self.mixed_precision!r}")
-        if self.attn_implementation not in ATTENTION:
-            raise ValueError(f"attn_implementation must be one of {ATTENTION}, got {self.attn_implementation!r}")
+        self.check_device_options()
 
     @property
     def sample_stage(self) -> Literal["pretrain", "sft"]:
