@@ -168,9 +168,15 @@ def test_generation_is_deterministic_by_seed_and_independent_of_the_request():
             assert pixels(a) == pixels(b) and a.question == b.question and a.answer == b.answer and a.meta == b.meta
             others = [generate(domain, level, 5, seed=s) for s in range(4, 12)]
             assert any(pixels(o) != pixels(a) for o in others), (domain, level)
-    # Record i of a domain is (level i % L, slot i // L) whatever else is asked for.
+    # Record i of a domain is (level i % L, slot i // L) whatever else is asked for; domains are interleaved, so a
+    # reader streaming the file in order sees every domain from the start.
     full = plan(["counting", "video"], 9, None)
-    assert full[:3] == [("counting", 0, 0), ("counting", 1, 0), ("counting", 2, 0)]
+    assert [job for job in full if job[0] == "counting"][:3] == [
+        ("counting", 0, 0),
+        ("counting", 1, 0),
+        ("counting", 2, 0),
+    ]
+    assert [job[0] for job in full[:4]] == ["counting", "video", "counting", "video"]
     assert plan(["video"], 2, [2]) == [("video", 2, 0), ("video", 2, 1)]
     assert len(full) == 18
 

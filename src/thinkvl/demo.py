@@ -39,7 +39,7 @@ class DemoConfig:
     levels: tuple[int, ...] | dict[str, tuple[int, ...]] = field(
         default=(0,), metadata={"help": "difficulty levels to train and test on (one list, or per domain)"}
     )
-    n_train: int = field(default=600, metadata={"help": "training records per domain"})
+    n_train: int = field(default=2000, metadata={"help": "training records per domain"})
     n_eval: int = field(default=80, metadata={"help": "held-out records per domain"})
     n_rl: int = field(default=40, metadata={"help": "RL prompts per domain (graded offline, then RLCS)"})
     seed: int = field(default=0, metadata={"help": "seed of the training data and the model"})

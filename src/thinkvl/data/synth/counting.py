@@ -32,6 +32,13 @@ def _where(cells: list[tuple[int, int]]) -> str:
     return join_words([f"row {r + 1} column {c + 1}" for r, c in sorted(cells)])
 
 
+def _count_up(n: int, noun: str) -> str:
+    """Level 0's trace: counting one object at a time. It rests only on what the answer rests on (how many), so a
+    tiny model that has learned to count can also write it; the row-by-row scan of the higher levels needs each
+    object's row as well."""
+    return f"I count the {noun}s one at a time: {', '.join(str(k) for k in range(1, n + 1))}. That makes {n}."
+
+
 def _rows_reasoning(cells: list[tuple[int, int]], noun: str) -> str:
     rows = Counter(r for r, _ in cells)
     found = ", ".join(f"{rows[r]} in row {r + 1}" for r in sorted(rows))
@@ -62,7 +69,7 @@ def level0(ctx: TaskContext) -> Sample:
         question=phrase(rng, LEVEL0_QUESTIONS),
         answer=n,
         answer_text="The number of squares is",
-        reasoning=_rows_reasoning(cells, "square"),
+        reasoning=_count_up(n, "square"),
         caption=f"A {grid}x{grid} grid on a pale background with {plural(n, colour + ' square')} at {_where(cells)}.",
         image=img,
         meta={"task": "count", "target": f"{colour} square"},

@@ -1,7 +1,9 @@
 """Write a synthetic dataset: image files plus ``records.jsonl`` (paths relative to the dataset directory).
 
 ``n`` is per domain, spread over the chosen levels in turn (record i of a domain is at levels[i % len(levels)]);
-levels may be one list for every domain or a mapping from domain to its own list.
+levels may be one list for every domain or a mapping from domain to its own list. Records are interleaved across
+domains (slot 0 of every domain, then slot 1, ...): a reader that streams the file in order, as the training loader
+does with a bounded buffer, sees every domain from the start instead of one domain after another.
 records.jsonl is written last, to a temporary file then renamed, and any earlier one is removed first: a run
 that dies part-way leaves no records.jsonl, never one that looks complete but points at half-written images.
 
@@ -45,7 +47,7 @@ def plan(domains: Sequence[str] | None, n: int, levels: Levels) -> list[tuple[st
         per_domain = {d: levels.get(d) for d in domains}
     else:
         per_domain = {d: levels for d in domains}
-    jobs = []
+    per_domain_jobs: dict[str, list[tuple[str, int, int]]] = {}
     for domain in domains:
         available = len(family(domain).levels)
         mine = per_domain[domain]
@@ -55,8 +57,8 @@ def plan(domains: Sequence[str] | None, n: int, levels: Levels) -> list[tuple[st
         bad = [lv for lv in chosen if not 0 <= lv < available]
         if bad:
             raise ValueError(f"domain {domain!r} has levels 0–{available - 1}; asked for {bad}")
-        jobs += [(domain, chosen[i % len(chosen)], i // len(chosen)) for i in range(n)]
-    return jobs
+        per_domain_jobs[domain] = [(domain, chosen[i % len(chosen)], i // len(chosen)) for i in range(n)]
+    return [per_domain_jobs[domain][i] for i in range(n) for domain in domains]
 
 
 def _media_paths(domain: str, level: int, slot: int, frames: int) -> list[str]:
