@@ -5,8 +5,12 @@
 Prints (1) end-to-end throughput of `RewardSystem.score_batch` on the mixed batch with worker processes (hard time
 limit on), (2) per-domain verifications/s and p50/p99/max latency of the in-process scorer, and (3) on the same
 math cases, our math verifier vs math-verify's own ``parse`` + ``verify`` (time per case, ratio, and how often the
-two agree), and (4) both on the hand-labelled answer forms of tests/reward/math_pairs.jsonl (agreement with the
-labels, false positives, false negatives, time per pair). Simplifications: responses are synthetic (templated
+two agree), (4) both on the hand-labelled answer forms of tests/reward/math_pairs.jsonl (agreement with the
+labels, false positives, false negatives, time per pair), and (5) the math verifier with and without its
+math-verify fallback, in worker processes: on those pairs and on real answers with official verdicts (MathVista's
+free-form items as GPT-4 extracted them from Bard's responses, shared/benchdata, when present). One math case
+shape in thirteen is LaTeX our parser can't read (floor brackets), so the mixed batch exercises the fallback too.
+Simplifications: responses are synthetic (templated
 thinking, ground truths from a fixed set of answer shapes); math-verify reads gold and prediction wrapped in
 ``$…$``.
 """
@@ -43,7 +47,7 @@ def math_case(rng: random.Random) -> tuple[str, str]:
     """(gold, prediction): equivalent forms about two thirds of the time, a near miss otherwise."""
     a, b, c = rng.randint(2, 40), rng.randint(2, 12), rng.randint(1, 9)
     right = rng.random() < 0.66
-    kind = rng.randrange(12)
+    kind = rng.randrange(13)
     if kind == 0:
         return str(a), str(a if right else a + 1)
     if kind == 1:
@@ -66,7 +70,9 @@ def math_case(rng: random.Random) -> tuple[str, str]:
         return "\\frac{1}{2}", "\\sin(\\pi/6)" if right else "\\cos(\\pi/6)"
     if kind == 10:
         return f"\\frac{{1}}{{{a}!}}", f"\\frac{{1}}{{{a}!}}" if right else f"\\frac{{1}}{{{a + 2}!}}"
-    return f"\\frac{{1}}{{2^{{{a}}}}}", f"2^{{-{a}}}" if right else f"2^{{-{a + 1}}}"
+    if kind == 11:
+        return f"\\frac{{1}}{{2^{{{a}}}}}", f"2^{{-{a}}}" if right else f"2^{{-{a + 1}}}"
+    return str(a), f"\\lfloor {a}.5 \\rfloor" if right else f"\\lfloor {a + 1}.5 \\rfloor"  # math-verify decides
 
 
 def make_case(domain: str, rng: random.Random) -> tuple[str, dict, str]:
@@ -142,6 +148,8 @@ def main() -> None:
         wall, parent_cpu = time.perf_counter() - start, time.process_time() - parent_cpu
     accuracy = sum(v.correct for v in verdicts) / len(verdicts)
     print(f"mixed batch: {args.n} responses, {args.workers} worker processes: {wall:.2f} s = {args.n / wall:,.0f}/s")
+    fallbacks = sum(v.reason.startswith("math-verify") for v in verdicts)
+    print(f"  (math-verify fallback decided {fallbacks} of them)")
     failures = sum(not v.format_ok for v in verdicts)
     print(f"  (correct {accuracy:.1%}; format failures {failures}; machine load average {load:.1f})")
 
@@ -199,6 +207,7 @@ def main() -> None:
     for line in sorted(set(differ))[:4]:
         print(f"  differ: {line}")
     corpus_comparison(verifier, verify, parse)
+    fallback_comparison(args.workers)
 
 
 def corpus_comparison(verifier, verify, parse) -> None:
@@ -227,6 +236,38 @@ def corpus_comparison(verifier, verify, parse) -> None:
             f"  {name:<12} agreement {agreement:6.1%}  false positives {fp:3d}  false negatives {fn:3d}  "
             f"{per_pair:7.3f} ms/pair"
         )
+
+
+def fallback_comparison(workers: int) -> None:
+    """(5) The math verifier in worker processes without and with the math-verify fallback: agreement with the
+    reference verdicts, false positives, how many verdicts math-verify gave, and time."""
+    root = Path(__file__).resolve().parents[1]
+    pairs = [json.loads(line) for line in (root / "tests" / "reward" / "math_pairs.jsonl").read_text().splitlines()]
+    corpora = {"math_pairs.jsonl": [(p["gold"], p["pred"], p["equal"]) for p in pairs]}
+    bard = root.parent / "shared" / "benchdata" / "mathvista" / "output_bard.json"
+    if not bard.is_file():
+        bard = Path("/work/shared/benchdata/mathvista/output_bard.json")
+    if bard.is_file():
+        rows = [r for r in json.loads(bard.read_text()).values() if r["question_type"] == "free_form"]
+        corpora["MathVista/Bard extractions"] = [(r["answer"], str(r["extraction"]), r["true_false"]) for r in rows]
+    print("\nmath fallback (worker processes; reference verdicts: labels / official MathVista judge):")
+    for name, cases in corpora.items():
+        responses = [f"<think>x</think><answer><|begin_of_box|>{pred}<|end_of_box|></answer>" for _, pred, _ in cases]
+        records = [{"domain": "math", "answer": gold} for gold, _, _ in cases]
+        for fallback in (False, True):
+            config = {"domains": {"math": {"options": {"fallback": fallback}}}}
+            with RewardSystem(config) as rs:
+                rs.score_batch(responses[:4], records[:4], workers=workers)  # start the workers untimed
+                start = time.perf_counter()
+                verdicts = rs.score_batch(responses, records, workers=workers)
+                wall = time.perf_counter() - start
+            agree = sum(v.correct == ref for v, (_, _, ref) in zip(verdicts, cases))
+            fp = sum(v.correct and not ref for v, (_, _, ref) in zip(verdicts, cases))
+            asked = sum(v.reason.startswith("math-verify") for v in verdicts)
+            print(
+                f"  {name:<28} fallback {'on ' if fallback else 'off'}  agreement {agree}/{len(cases)} "
+                f"({agree / len(cases):.1%})  false positives {fp}  decided by math-verify {asked}  {wall:.2f} s"
+            )
 
 
 if __name__ == "__main__":

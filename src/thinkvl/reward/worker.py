@@ -41,6 +41,9 @@ def serve(stdin: Any, out: Any) -> None:
         from thinkvl.reward.scoring import import_plugins
 
         import_plugins(setup.get("plugins", []))
+        from thinkvl.reward import math_fallback
+
+        math_fallback.enable()  # here, under the parent's hard time limit, the math verifier may ask math-verify
         scorer = Scorer(config)
         for verifier in scorer.verifiers.values():
             verifier.warm_up()

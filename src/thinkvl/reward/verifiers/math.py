@@ -2,7 +2,8 @@
 
 Numbers, fractions, radicals, expressions, equations, intervals, sets, tuples, matrices and percentages, in
 LaTeX or plain text, units stripped. The text is tokenised and parsed by our own grammar; sympy only ever sees
-objects built with its constructors, never a string.
+objects built with its constructors, never a string. Where our parser can't read or compare an answer, math-verify
+is asked (`thinkvl.reward.math_fallback`: in worker processes only, under its own time budget).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from thinkvl.reward import math_fallback
 from thinkvl.reward.extract import final_value
 from thinkvl.reward.mathexpr import MathSyntaxError, math_equal, parse_value
 from thinkvl.reward.registry import Verifier, register
@@ -21,10 +23,19 @@ from thinkvl.reward.verdict import Check
 @dataclass
 class MathOptions:
     rel_tol: float = field(default=1e-6, metadata={"help": "relative tolerance when either side writes a decimal"})
+    fallback: bool = field(
+        default=True,
+        metadata={"help": "ask math-verify where our parser gives no verdict (in reward worker processes only)"},
+    )
+    fallback_time_s: float = field(
+        default=0.5, metadata={"help": "math-verify's time budget per answer, inside the worker's hard limit"}
+    )
 
     def __post_init__(self) -> None:
         if not 0 <= self.rel_tol < 1:
             raise ValueError("math rel_tol must be in [0, 1)")
+        if not self.fallback_time_s > 0:
+            raise ValueError("math fallback_time_s must be > 0")
 
 
 def gold_text(answer: Any) -> str:
@@ -58,6 +69,8 @@ class MathVerifier(Verifier):
     def warm_up(self) -> None:
         for gold, pred in (("\\frac{\\sqrt{3}}{2}", "\\sin(\\pi/3)"), ("(x+1)^2", "x^2+2x+1"), ("2006!", "2006!+1")):
             math_equal(gold, pred)  # first use of sympy/mpmath paths loads their lazy internals
+        if self.options.fallback and math_fallback.enabled():
+            math_fallback.equal("3", "\\lfloor 3.5 \\rfloor", 30.0)  # math-verify's parser tables load on first use
 
     def answer_problem(self, answer: Any, meta: dict[str, Any]) -> str | None:
         golds = answer if isinstance(answer, list) else [answer]
@@ -80,4 +93,7 @@ class MathVerifier(Verifier):
             ok, reason = math_equal(gold_text(gold), pred, self.options.rel_tol)
             if ok:
                 return Check(1.0, True, reason)
+            if self.options.fallback and math_fallback.undecided(reason):
+                if math_fallback.equal(gold_text(gold), pred, self.options.fallback_time_s):
+                    return Check(1.0, True, f"math-verify: equivalent ({reason})")
         return Check(0.0, False, reason)
