@@ -119,6 +119,8 @@ def check_type(value: Any, tp: Any) -> Any:
     origin, args = get_origin(tp), get_args(tp)
     if tp is Any:
         return value
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type) and isinstance(value, Mapping):
+        return from_mapping(tp, value, where=tp.__name__)  # a nested section of a config file
     if tp is type(None):
         if value is None:
             return None
@@ -270,8 +272,10 @@ def add_config_flags(
     *,
     skip: tuple[str, ...] = (),
     aliases: Mapping[str, tuple[str, ...]] | None = None,
+    prefix: str = "",
 ) -> None:
     """One ``--field-name`` option per field of ``cls`` with the field's help; booleans get ``--no-…`` too.
+    With ``prefix`` (a nested section, e.g. ``judge``) the options are ``--judge-field-name``.
 
     Options that are not given stay out of the namespace (``argparse.SUPPRESS``), so `config_overrides` returns
     only what the user typed and a YAML file's values are kept for the rest."""
@@ -289,8 +293,9 @@ def add_config_flags(
             )
         )
         text = help_text(cls)[f.name] or f.name
-        names = [f"--{f.name.replace('_', '-')}", *(aliases or {}).get(f.name, ())]
-        kw: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
+        dest = f"{prefix}_{f.name}" if prefix else f.name
+        names = [f"--{dest.replace('_', '-')}", *(aliases or {}).get(f.name, ())]
+        kw: dict[str, Any] = {"dest": dest, "default": argparse.SUPPRESS}
         if tp is bool:
             group.add_argument(
                 *names,
@@ -303,23 +308,24 @@ def add_config_flags(
         if is_seq:
             kw["nargs"] = length or "+"
             kw["type"] = _flag_value(item)
-            kw["metavar"] = f.name.upper()
+            kw["metavar"] = dest.upper()
         else:
             kw["type"] = _flag_value(tp)
             if get_origin(tp) is Literal:
                 kw["choices"] = list(get_args(tp))
             else:
-                kw["metavar"] = f.name.upper()
+                kw["metavar"] = dest.upper()
         group.add_argument(*names, help=f"{text} (default: {default!r})".replace("%", "%%"), **kw)
 
 
-def config_overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
-    """The fields of ``cls`` given on the command line (see `add_config_flags`)."""
+def config_overrides(args: argparse.Namespace, cls: type, prefix: str = "") -> dict[str, Any]:
+    """The fields of ``cls`` given on the command line (see `add_config_flags`, also for ``prefix``)."""
     given = vars(args)
     out = {}
     for name in (f.name for f in dataclasses.fields(cls)):  # type: ignore[arg-type]
-        if name in given:
-            value = given[name]
+        dest = f"{prefix}_{name}" if prefix else name
+        if dest in given:
+            value = given[dest]
             # `--levels '{counting: [0, 1]}'`: one word that is itself a list or mapping stands for the whole value
             if isinstance(value, list) and len(value) == 1 and isinstance(value[0], (list, dict)):
                 value = value[0]

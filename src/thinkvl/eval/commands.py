@@ -5,6 +5,8 @@ The model side is pluggable: `add_commands` takes a ``generate_factory(args) -> 
 generation callable from ``--model`` (the CLI passes the engine's). ``--endpoint URL --served-model NAME`` evaluates
 a model served behind an OpenAI-compatible API instead (`thinkvl.eval.endpoint`). ``--responses FILE`` evaluates
 responses saved earlier (JSONL of ``{"id", "response"}``), e.g. another model's outputs scored with ``--lenient``.
+``--judge-endpoint URL --judge-model NAME`` scores MathVista, ChartMuseum, MMVU and MMLongBench-Doc with their
+official LLM-judge protocols (`thinkvl.eval.judging`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from thinkvl.config import add_config_flags, config_from_args
+from thinkvl.config import add_config_flags, config_from_args, config_overrides, from_mapping, load_config
 from thinkvl.data.record import Record
 from thinkvl.eval.compare import compare_runs
+from thinkvl.eval.judging import JudgeOptions
 from thinkvl.eval.registry import BENCHMARK_LIST, BenchmarkError
 from thinkvl.eval.runner import EvalConfig, EvalError, Generate, StreamingModel, run_eval
 
@@ -47,10 +50,19 @@ def replay_generate(path: str | Path) -> Generate:
     return generate
 
 
+def eval_config(args: argparse.Namespace) -> EvalConfig:
+    """The run's config: the YAML (``--config``), then the flags, ``--judge-…`` ones into its judge section."""
+    config = config_from_args(EvalConfig, args, args.config)
+    judge = config_overrides(args, JudgeOptions, prefix="judge")
+    if judge:
+        config.judge = from_mapping(JudgeOptions, {**vars(config.judge), **judge}, where="judge flags")
+    return config
+
+
 def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argparse.Namespace], int]:
     def handle(args: argparse.Namespace) -> int:
         try:
-            config = config_from_args(EvalConfig, args, args.config)
+            config = eval_config(args)
             sources = [bool(args.responses), bool(args.model), config.endpoint is not None]
             if sum(sources) > 1:
                 print("error: give one of --model, --endpoint and --responses", file=sys.stderr)
@@ -92,6 +104,7 @@ def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argp
                 scoring_workers=config.scoring_workers,
                 progress=not args.quiet,
                 model_info=info,
+                judge=config.judge,
             )
         except (BenchmarkError, EvalError, FileNotFoundError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
@@ -132,10 +145,27 @@ def handle_compare(args: argparse.Namespace) -> int:
 
 
 def handle_list(args: argparse.Namespace) -> int:
+    """The benchmark table; with a judge (flags or ``--config``), the judged benchmarks are marked official."""
+    try:
+        judge = load_config(JudgeOptions, None, config_overrides(args, JudgeOptions, prefix="judge"))
+        if args.config:
+            config = eval_config(args)
+            judge = config.judge
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     for b in BENCHMARK_LIST:
-        status = {"rule": "offline", "approx": "offline (approx.)", "unavailable": "needs environment"}[b.scoring]
+        scoring = b.scoring_with(judge.enabled)
+        status = {
+            "rule": "offline",
+            "approx": "offline (approx.)",
+            "judge": "official (judge)",
+            "unavailable": "needs environment",
+        }[scoring]
         source = f"{b.hf_id}:{b.split}" if b.hf_id else b.files
         print(f"{b.name:18} {b.group:14} {b.title:20} {b.metric:18} {status:18} {source}")
+    if not judge.enabled:
+        print("\napprox.: scored by rule; give --judge-endpoint URL --judge-model NAME for the official judge protocol")
     return 0
 
 
@@ -147,7 +177,8 @@ def add_commands(subparsers: Any, generate_factory: GenerateFactory | None = Non
     run.add_argument("--out", required=True, help="run directory (re-run with the same one to resume)")
     run.add_argument("--config", help="eval YAML (fields of EvalConfig); flags override it")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
-    add_config_flags(run, EvalConfig, aliases={"thinking_budgets": ("--budgets",)})
+    add_config_flags(run, EvalConfig, aliases={"thinking_budgets": ("--budgets",)}, skip=("judge",))
+    add_config_flags(run, JudgeOptions, prefix="judge")
     run.set_defaults(func=make_run_handler(generate_factory))
 
     compare = subparsers.add_parser("compare", help="put evaluation runs side by side")
@@ -158,4 +189,6 @@ def add_commands(subparsers: Any, generate_factory: GenerateFactory | None = Non
     compare.set_defaults(func=handle_compare)
 
     lst = subparsers.add_parser("list", help="the benchmark table: groups, metrics, data sources")
+    lst.add_argument("--config", help="eval YAML: its judge section marks the judged benchmarks official")
+    add_config_flags(lst, JudgeOptions, prefix="judge")
     lst.set_defaults(func=handle_list)

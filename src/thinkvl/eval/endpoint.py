@@ -350,6 +350,10 @@ class EndpointModel:
                 await asyncio.sleep(wait if wait is not None else self._backoff(attempt))
         raise RequestFailed(f"{reason} (gave up after {self.max_attempts} tries)")
 
+    async def post(self, client: Any, path: str, payload: dict[str, Any], info: dict[str, Any]) -> Any:
+        """POST with this client's retries and deadline (the eval judge's transport too, `thinkvl.eval.judging`)."""
+        return await self._post(client, path, payload, info)
+
     def _backoff(self, attempt: int) -> float:
         """Exponential with full jitter, so many clients hit by one 429 don't come back in step."""
         return random.uniform(0, min(MAX_BACKOFF, self.backoff * 2 ** (attempt - 1)))

@@ -168,7 +168,8 @@ def mmlongbench(rows: Sequence[Row], bench: Benchmark) -> MetricResult:
         return "not answerable" in str(text or "").lower()
 
     answerable = [r for r in rows if r["meta"].get("answer_format") != "None"]
-    claimed = [r for r in rows if not unanswerable((r.get("verdict") or {}).get("extracted"))]
+    # The answer as extracted: the judge's extraction where the official protocol ran, else the box.
+    claimed = [r for r in rows if not unanswerable((r.get("judge") or r.get("verdict") or {}).get("extracted"))]
     recall = sum(float(r["score"]) for r in answerable) / len(answerable) if answerable else 0.0
     gold_answerable = {r["id"] for r in answerable}
     precision = sum(float(r["score"]) for r in claimed if r["id"] in gold_answerable) / len(claimed) if claimed else 0.0

@@ -27,7 +27,8 @@ GROUPS: tuple[str, ...] = (
     "Synthetic",
 )
 # rule: scored by rule as the benchmark's authors score it; approx: the official scorer uses an LLM judge or
-# extractor, we score the boxed answer by rule; unavailable: needs a live environment or a renderer.
+# extractor, we score the boxed answer by rule unless a judge model is given (a run then reports "judge": the
+# official protocol, thinkvl.eval.judge_protocols); unavailable: needs a live environment or a renderer.
 Scoring = Literal["rule", "approx", "unavailable"]
 
 
@@ -56,16 +57,23 @@ class Benchmark:
     media: str = ""  # where the images / videos come from (they are not in the annotation files)
     options: dict[str, Any] = field(default_factory=dict)  # loader options (language, subtitles, frames, ...)
     in_report: bool = True  # one of the report's 28 (False: an extra, e.g. ChartQA or the synthetic suite)
+    judge: str = ""  # the official LLM-judge protocol (thinkvl.eval.judge_protocols) used with --judge-endpoint
 
     def __post_init__(self) -> None:
         if self.group not in GROUPS:
             raise BenchmarkError(f"benchmark {self.name}: unknown group {self.group!r}")
         if self.scoring == "unavailable" and not self.needs:
             raise BenchmarkError(f"benchmark {self.name}: say what an unscorable benchmark needs")
+        if self.scoring == "approx" and not self.judge:
+            raise BenchmarkError(f"benchmark {self.name}: an approximate benchmark names its official judge protocol")
 
     @property
     def runnable(self) -> bool:
         return self.scoring != "unavailable"
+
+    def scoring_with(self, judged: bool) -> str:
+        """How a run scores it: "judge" (the official protocol, with a judge model), else the registry's scoring."""
+        return "judge" if judged and self.judge else self.scoring
 
     def require_runnable(self) -> None:
         """Raise a clear error when this benchmark can't be scored offline."""
@@ -260,6 +268,7 @@ BENCHMARK_LIST: tuple[Benchmark, ...] = (
         domains=("choice", "math"),
         verifiers={"choice": "mathvista", "math": "mathvista"},
         breakdown=MATHVISTA_BREAKDOWN,
+        judge="mathvista",
         media="images/<pid>.jpg beside testmini.json (images.zip of the release), or embedded in parquet",
     ),
     Benchmark(
@@ -306,8 +315,9 @@ BENCHMARK_LIST: tuple[Benchmark, ...] = (
         verifiers={"chart": "chartqa_relaxed"},
         breakdown=("reasoning_type",),
         scoring="approx",
+        judge="chartmuseum",
         needs="the official score uses an LLM judge (gpt-4.1-mini) for answer equivalence; thinkvl scores the box by "
-        "relaxed match (5% numeric tolerance, normalised text equality)",
+        "relaxed match (5% numeric tolerance, normalised text equality) unless a judge model is given",
         media="images/ folder of the HF repository",
     ),
     Benchmark(
@@ -340,8 +350,9 @@ BENCHMARK_LIST: tuple[Benchmark, ...] = (
         verifiers={"vqa": "mmlongbench"},
         breakdown=("answer_format", "doc_type"),
         scoring="approx",
+        judge="mmlongbench",
         needs="the official pipeline extracts answers with GPT-4o before its rule scorer; thinkvl applies the same "
-        "per-format rules to the boxed answer",
+        "per-format rules to the boxed answer unless a judge model is given",
         media="documents/<doc_id>.pdf rendered with pypdfium2 (`pip install pypdfium2`), or pre-rendered "
         "pages/<doc stem>/<n>.png",
         options={"max_pages": 32, "dpi": 72},
@@ -513,8 +524,9 @@ BENCHMARK_LIST: tuple[Benchmark, ...] = (
         domains=("choice", "vqa"),
         breakdown=("subject", "question_type"),
         scoring="approx",
+        judge="mmvu",
         needs="the official score judges answers with GPT-4o; thinkvl scores multiple choice by letter and "
-        "open-ended answers with the short-answer verifier",
+        "open-ended answers with the short-answer verifier unless a judge model is given",
         media=_VIDEO_NOTE,
         options={"num_frames": 16},
     ),

@@ -33,6 +33,7 @@ from thinkvl.config import option
 from thinkvl.data.loaders import atomic_write_text
 from thinkvl.data.record import Record
 from thinkvl.eval import metrics, report
+from thinkvl.eval.judging import EvalJudge, JudgeOptions
 from thinkvl.eval.loaders import LoadedBenchmark, load_benchmark
 from thinkvl.eval.registry import Benchmark, BenchmarkError, resolve_tasks
 from thinkvl.eval.tables import DataNotFoundError
@@ -114,8 +115,14 @@ class EvalConfig:
         "fields added to every request body (vLLM/SGLang keep the box tokens with skip_special_tokens: false; "
         "{} for servers that reject unknown fields)",
     )
+    judge: JudgeOptions = field(
+        default_factory=JudgeOptions,
+        metadata={"help": "a judge model for the benchmarks whose official scorer uses an LLM (thinkvl.eval.judging)"},
+    )
 
     def __post_init__(self) -> None:
+        if isinstance(self.judge, dict):
+            self.judge = JudgeOptions(**self.judge)
         if isinstance(self.tasks, str):
             self.tasks = [self.tasks]
         resolve_tasks(self.tasks)  # unknown names fail now, with the list of known ones
@@ -289,13 +296,20 @@ def run_benchmark(
     batch_size: int,
     workers: int = 1,
     progress: Progress | None = None,
+    judge: EvalJudge | None = None,
 ) -> list[dict[str, Any]]:
     """Generate and score the unfinished items of one benchmark at one budget; return all its rows.
 
-    Items saved earlier as errors are unfinished: they are tried again."""
+    Items saved earlier as errors are unfinished: they are tried again. With ``judge``, the benchmark's official
+    judge protocol decides each answered item (`thinkvl.eval.judging`)."""
     bench = loaded.bench
     path = predictions_path(out_dir, bench, budget)
     done = read_predictions(path)
+    if judge is not None:  # rows saved by an earlier run without the judge: judged now, not generated again
+        stale = [(r, done[r.id]) for r in loaded.records if r.id in done and not {"error", "judge"} & set(done[r.id])]
+        if stale:
+            _append(path, rejudged := judge.apply(bench, stale))
+            done.update((row["id"], row) for row in rejudged)
     todo = [r for r in loaded.records if r.id not in done or "error" in done[r.id]]
     task = (
         progress.add_task(
@@ -322,6 +336,8 @@ def run_benchmark(
             else:
                 text, verdict = next(scored)
                 rows.append(prediction_row(rec, bench, budget, text, verdict, g.info))
+        if judge is not None:
+            rows = judge.apply(bench, [(rec, row) for (rec, _), row in zip(chunk, rows)])
         _append(path, rows)
         done.update((row["id"], row) for row in rows)
         if progress is not None and task is not None:
@@ -352,12 +368,12 @@ def _metric(bench: Benchmark, rows: list[dict[str, Any]]) -> dict[str, Any]:
     return result.to_dict()
 
 
-def _entry(bench: Benchmark, skipped: list[str]) -> dict[str, Any]:
+def _entry(bench: Benchmark, skipped: list[str], judged: bool = False) -> dict[str, Any]:
     return {
         "title": bench.title,
         "group": bench.group,
         "metric": bench.metric,
-        "scoring": bench.scoring,
+        "scoring": bench.scoring_with(judged),
         "skipped": skipped,
         "budgets": {},
     }
@@ -380,11 +396,13 @@ def run_eval(
     scoring_workers: int = 1,
     progress: bool = True,
     model_info: dict[str, Any] | None = None,
+    judge: JudgeOptions | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``generate`` on ``tasks`` at each thinking budget; write predictions, results, table and plots.
 
     Returns the results dict also written to ``out_dir/results.json``. Benchmarks that can't be scored offline
     are refused up front, before any generation. ``model_info`` (what was evaluated) is saved with the run.
+    ``judge`` names a judge model for the benchmarks whose official scorer uses one (``EvalConfig.judge``).
     """
     names = [t.name if isinstance(t, Benchmark) else t for t in tasks]
     config = EvalConfig(
@@ -399,6 +417,7 @@ def run_eval(
         reward_config=str(reward_config) if isinstance(reward_config, (str, Path)) else None,
         scoring_workers=scoring_workers,
         loader_options=dict(loader_options or {}),
+        judge=judge or JudgeOptions(),
     )
     benches = resolve_tasks(config.tasks)
     blocked = [b for b in benches if not b.runnable]
@@ -408,6 +427,9 @@ def run_eval(
         base = reward_config
     else:
         base = RewardConfig.from_yaml(reward_config) if reward_config is not None else RewardConfig.from_yaml()
+    judged = EvalJudge(config.judge) if config.judge.enabled and any(b.judge for b in benches) else None
+    if judged is not None:
+        judged.preflight()  # an unreachable judge fails now, before any generation
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     info = {"model": model_info} if model_info else {}
@@ -431,12 +453,13 @@ def run_eval(
                 if config.on_missing == "error":
                     raise
                 # With on_missing=skip a benchmark whose data isn't there is reported, not fatal.
-                results["benchmarks"][bench.name] = {**_entry(bench, []), "error": str(err)}
+                results["benchmarks"][bench.name] = {**_entry(bench, [], judged is not None), "error": str(err)}
                 continue
             if not loaded.records:
                 skipped = f" ({len(loaded.skipped)} skipped: {loaded.skipped[0]})" if loaded.skipped else ""
                 raise EvalError(f"{bench.title}: no items loaded{skipped}")
-            entry = _entry(bench, loaded.skipped)
+            judge_here = judged if bench.judge else None
+            entry = _entry(bench, loaded.skipped, judge_here is not None)
             with RewardSystem(reward_config_for(bench, base, lenient=config.lenient)) as scorer:
                 for budget in config.thinking_budgets:
                     rows = run_benchmark(
@@ -448,6 +471,7 @@ def run_eval(
                         batch_size=config.batch_size,
                         workers=config.scoring_workers,
                         progress=bar,
+                        judge=judge_here,
                     )
                     entry["budgets"][budget_key(budget)] = _metric(bench, rows)
             results["benchmarks"][bench.name] = entry

@@ -69,7 +69,11 @@ CHARTQAPRO = Family(rows=_chartqapro_rows, convert=_chartqapro_convert)
 def _chartmuseum_convert(row: dict[str, Any], ctx: LoadContext) -> Record:
     rid = f"chartmuseum-{row.get('hash') or row['_row']}"
     image = ctx.media.image(row.get("image"), rid, item=rid)
-    meta = {"reasoning_type": row.get("reasoning_type", ""), "source": row.get("source", "")}
+    meta = {
+        "reasoning_type": row.get("reasoning_type", ""),
+        "source": row.get("source", ""),
+        "question": row["question"],
+    }
     parts = prompts.content([image], prompts.short_text(str(row["question"]), instruction=CHART_INSTRUCTION))
     return prompts.user_record(rid, "chart", parts, str(row["answer"]), meta)
 

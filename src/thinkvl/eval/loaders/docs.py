@@ -38,7 +38,12 @@ def _convert(row: dict[str, Any], ctx: LoadContext) -> Record:
     pages = ctx.media.pdf_pages(
         f"documents/{doc}", doc, max_pages=int(ctx.option("max_pages", 32)), dpi=int(ctx.option("dpi", 72)), item=rid
     )
-    meta = {"answer_format": str(row.get("answer_format", "Str")), "doc_type": row.get("doc_type", ""), "doc_id": doc}
+    meta = {
+        "answer_format": str(row.get("answer_format", "Str")),
+        "doc_type": row.get("doc_type", ""),
+        "doc_id": doc,
+        "question": str(row["question"]),  # what the official answer extractor is shown
+    }
     parts = prompts.content(pages, prompts.short_text(str(row["question"]), instruction=DOC_INSTRUCTION))
     return prompts.user_record(rid, "vqa", parts, str(row["answer"]), meta)
 

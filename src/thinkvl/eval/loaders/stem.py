@@ -15,6 +15,7 @@ from typing import Any
 
 from thinkvl.data.record import Record
 from thinkvl.eval import prompts
+from thinkvl.eval.judge_protocols import mathvista_query
 from thinkvl.eval.loaders.base import (
     BadItemError,
     Family,
@@ -177,6 +178,9 @@ def mathvista_record(row: dict[str, Any], image: str) -> Record:
         "unit": row.get("unit"),
         "answer_text": row["answer"],
         **{k: metadata.get(k) for k in MATHVISTA_META if k in metadata},
+        # What the official answer extractor is shown (thinkvl.eval.judge_protocols); HF rows carry it.
+        "query": row.get("query")
+        or mathvista_query(str(row["question"]), choices, row.get("unit"), row.get("precision"), row["answer_type"]),
     }
     rid = f"mathvista-{pid}"
     if row["question_type"] == "multi_choice":

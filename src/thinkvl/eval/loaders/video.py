@@ -185,7 +185,11 @@ def _mmvu_convert(row: dict[str, Any], ctx: LoadContext) -> Record:
     rid = f"mmvu-{row['id']}"
     rel = mmvu_video_path(row["video"])
     part, _ = video_part(ctx, rel, rid, rid)
-    meta = {"subject": (row.get("metadata") or {}).get("subject", ""), "question_type": row["question_type"]}
+    meta = {
+        "subject": (row.get("metadata") or {}).get("subject", ""),
+        "question_type": row["question_type"],
+        "question": str(row["question"]),  # the official judge is shown the question without our instruction
+    }
     choices = {k: v for k, v in (row.get("choices") or {}).items() if not missing_value(v)}
     if row["question_type"] == "multiple-choice" and choices:
         options = [choices[k] for k in sorted(choices)]
