@@ -146,3 +146,37 @@ def test_webquest_screenshots_and_design2code(data_dir, tmp_path, kit):
     kit.write_parquet(tmp_path / "d" / "design2code" / "data" / "train-00000-of-00001.parquet", rows)
     (rec,) = load_benchmark("design2code", tmp_path / "d", tmp_path / "c").records
     assert rec.answer.startswith("<html>") and "HTML" in rec.question
+
+
+def test_refcoco_avg_reads_eight_splits_and_averages_them(tmp_path, kit):
+    """RefCOCO-avg: every split of RefCOCO, RefCOCO+ and RefCOCOg, reported per split and as their mean."""
+    from thinkvl.eval.registry import REFCOCO_SPLITS, get_benchmark
+    from thinkvl.eval.runner import run_eval
+
+    def row(qid: str) -> dict:
+        return {"question_id": qid, "image": kit.image_struct(size=(200, 100)), "answer": ["thing"],
+                "bbox": [20, 10, 60, 50], "file_name": "x.jpg"}  # fmt: skip
+
+    for k, (_, _, folder, split) in enumerate(REFCOCO_SPLITS):
+        rows = [row("7"), row(f"8{k}")]  # the same question id in every split: ids must still be unique
+        kit.write_parquet(tmp_path / "d" / folder / "data" / f"{split}-00000-of-00001.parquet", rows)
+    bench = get_benchmark("refcoco_avg")
+    assert bench.in_report and not get_benchmark("refcoco").in_report
+    records = load_benchmark(bench, tmp_path / "d", tmp_path / "cache").records
+    assert len(records) == 16 and len({r.id for r in records}) == 16
+    assert {r.meta["subset"] for r in records} == {s[0] for s in REFCOCO_SPLITS}
+    limited = load_benchmark(bench, tmp_path / "d", tmp_path / "cache", limit=8).records
+    assert len({r.meta["subset"] for r in limited}) == 8  # a limit samples every split
+
+    def right_in_refcoco_only(recs, root, budget):
+        return [kit.respond(kit.box_of(r)) if r.meta["subset"].startswith("RefCOCO ") else kit.respond("[0, 0, 1, 1]")
+                for r in recs]  # fmt: skip
+
+    results = run_eval(["refcoco_avg"], right_in_refcoco_only, tmp_path / "run", data_dir=tmp_path / "d",
+                       progress=False)  # fmt: skip
+    metric = results["benchmarks"]["refcoco_avg"]["budgets"]["none"]
+    per_split = metric["breakdown"]["subset"]
+    assert (
+        len(per_split) == 8 and per_split["RefCOCO testA"]["value"] == 100.0 and per_split["RefCOCOg val"]["value"] == 0
+    )
+    assert metric["value"] == pytest.approx(100 * 3 / 8)  # the mean over splits

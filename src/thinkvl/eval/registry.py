@@ -100,6 +100,17 @@ MATHVISTA_BREAKDOWN = (
     "grade",
     "skills",
 )
+# RefCOCO-avg: the eight splits the report averages, as (subset, HF dataset, folder under --data-dir, split).
+REFCOCO_SPLITS: tuple[tuple[str, str, str, str], ...] = (
+    ("RefCOCO val", "lmms-lab/RefCOCO", "refcoco", "val"),
+    ("RefCOCO testA", "lmms-lab/RefCOCO", "refcoco", "testA"),
+    ("RefCOCO testB", "lmms-lab/RefCOCO", "refcoco", "testB"),
+    ("RefCOCO+ val", "lmms-lab/RefCOCOplus", "refcoco_plus", "val"),
+    ("RefCOCO+ testA", "lmms-lab/RefCOCOplus", "refcoco_plus", "testA"),
+    ("RefCOCO+ testB", "lmms-lab/RefCOCOplus", "refcoco_plus", "testB"),
+    ("RefCOCOg val", "lmms-lab/RefCOCOg", "refcocog", "val"),
+    ("RefCOCOg test", "lmms-lab/RefCOCOg", "refcocog", "test"),
+)
 _VIDEO_NOTE = "videos are downloaded separately (see the dataset card); frames are decoded with PyAV (`pip install av`)"
 
 BENCHMARK_LIST: tuple[Benchmark, ...] = (
@@ -359,8 +370,26 @@ BENCHMARK_LIST: tuple[Benchmark, ...] = (
     ),
     # ---------------------------------------------------------------- Grounding
     Benchmark(
+        name="refcoco_avg",
+        title="RefCOCO-avg",
+        group="Grounding",
+        loader="refcoco_avg",
+        metric="mean_of_subsets",
+        hf_id="lmms-lab/RefCOCO",
+        split="val, testA, testB (RefCOCO, RefCOCO+), val, test (RefCOCOg)",
+        local_dir="refcoco",
+        files="refcoco/, refcoco_plus/, refcocog/ under --data-dir: the lmms-lab/RefCOCO, RefCOCOplus and RefCOCOg HF "
+        "snapshots (data/<split>-*.parquet)",
+        domains=("grounding",),
+        verifiers={"grounding": "grounding"},
+        verifier_options={"grounding": {"reward": "threshold", "iou_threshold": 0.5}},
+        breakdown=("subset",),
+        media="embedded (COCO train2014 image bytes in parquet)",
+        options={"splits": REFCOCO_SPLITS},
+    ),
+    Benchmark(
         name="refcoco",
-        title="RefCOCO",
+        title="RefCOCO (val)",
         group="Grounding",
         loader="refcoco",
         metric="accuracy",
@@ -372,6 +401,7 @@ BENCHMARK_LIST: tuple[Benchmark, ...] = (
         verifiers={"grounding": "grounding"},
         verifier_options={"grounding": {"reward": "threshold", "iou_threshold": 0.5}},
         media="embedded (COCO train2014 image bytes in parquet)",
+        in_report=False,  # the report's figure is RefCOCO-avg
     ),
     # ---------------------------------------------------------------- GUI agents
     Benchmark(

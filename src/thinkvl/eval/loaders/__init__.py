@@ -35,6 +35,7 @@ LOADERS: dict[str, Family] = {
     "ocrbench": ocr.OCRBENCH,
     "mmlongbench": docs.MMLONGBENCH,
     "refcoco": refcoco.REFCOCO,
+    "refcoco_avg": refcoco.REFCOCO_AVG,
     "osworld": gui.OSWORLD,
     "androidworld": gui.ANDROIDWORLD,
     "webvoyager": gui.WEBVOYAGER,

@@ -1,11 +1,16 @@
 """RefCOCO (referring expression comprehension), lmms-lab/RefCOCO schema: one row per referred object with its
 ``bbox`` as [x, y, w, h] in pixels and ``answer`` the list of referring expressions. Each expression is one item;
 the gold box is converted to [x1, y1, x2, y2] in 0–1000 coordinates of the image, as GLM-4.1V answers boxes.
+
+RefCOCO-avg (the report's grounding figure) reads the eight splits of RefCOCO, RefCOCO+ and RefCOCOg (lmms-lab's
+snapshots share the schema) and tags each item with its split as ``subset``; its metric is the mean of the
+per-split accuracies. Rows are taken from the splits in turn, so ``--limit`` still samples every split.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import zip_longest
 from typing import Any
 
 from thinkvl.data.record import Record
@@ -43,6 +48,9 @@ def _rows(ctx: LoadContext) -> Iterator[dict[str, Any]]:
 
 def _convert(row: dict[str, Any], ctx: LoadContext) -> list[Record]:
     qid = str(row["question_id"])
+    subset = row.get("_subset")
+    if subset:  # one of RefCOCO-avg's splits: ids and media keys carry it (question ids repeat across datasets)
+        qid = f"{subset.replace(' ', '-').replace('+', 'plus')}-{qid}"
     image = ctx.media.image(row.get("image"), f"refcoco-{qid}", item=qid)
     width, height = image_size(ctx.media.root, image)
     box = xywh_to_norm1000(list(row["bbox"]), width, height)
@@ -51,8 +59,26 @@ def _convert(row: dict[str, Any], ctx: LoadContext) -> list[Record]:
     for k, expr in enumerate(expressions):
         parts = prompts.content([image], prompts.GROUNDING_TEMPLATE.format(expr=str(expr).strip()))
         meta = {"file_name": row.get("file_name", ""), "expression": str(expr), "image_size": [width, height]}
+        if subset:
+            meta["subset"] = subset
         records.append(prompts.user_record(f"refcoco-{qid}-{k}", "grounding", parts, box, meta))
     return records
 
 
 REFCOCO = Family(rows=_rows, convert=_convert)
+
+
+def _avg_rows(ctx: LoadContext) -> Iterator[dict[str, Any]]:
+    """Rows of every split, one split after another in turn, each tagged with its subset name."""
+
+    def split_rows(subset: str, hf_id: str, folder: str, split: str) -> Iterator[dict[str, Any]]:
+        source = ctx.source.parent / folder
+        for row in hf_rows(source, hf_id=hf_id, split=split, download=ctx.download, what=f"RefCOCO-avg: {subset}"):
+            yield {**row, "_subset": subset}
+
+    streams = [split_rows(*spec) for spec in ctx.option("splits")]
+    for batch in zip_longest(*streams):
+        yield from (row for row in batch if row is not None)
+
+
+REFCOCO_AVG = Family(rows=_avg_rows, convert=_convert)
