@@ -106,4 +106,5 @@ def test_list_command_prints_every_benchmark(capsys):
     assert args.func(args) == 0
     out = capsys.readouterr().out.splitlines()
     rows = [line for line in out if line.split() and line.split()[0] in BENCHMARKS]
-    assert len(rows) == len(BENCHMARKS) and any(line.startswith("osworld") and "needs environment" in line for line in out)
+    assert len(rows) == len(BENCHMARKS)
+    assert any(line.startswith("osworld") and "needs environment" in line for line in out)
