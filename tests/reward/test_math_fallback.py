@@ -78,3 +78,10 @@ def test_budget_stops_a_slow_reader(monkeypatch) -> None:
     start = time.monotonic()
     assert math_fallback.equal("3", "3", 0.2) is None
     assert time.monotonic() - start < 2
+
+
+def test_deliberate_refusals_are_not_reopened() -> None:
+    """A power tower or a huge expression is refused by our parser on purpose; math-verify is not asked about it."""
+    ok, reason = math_equal("4", "9^{9^{9^{9}}}")
+    assert not ok and not math_fallback.undecided(reason)
+    assert math_fallback.undecided(math_equal("3", "\\lfloor 3.5 \\rfloor")[1])

@@ -15,6 +15,7 @@ which evaluates Python, and model output is never evaluated.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import threading
 from typing import Any
@@ -22,6 +23,9 @@ from typing import Any
 # math_equal reasons that mean "could not decide" (anything else, including "different text" for a gold that is
 # not an expression, is a verdict: on the labelled pairs math-verify calls \text{B} and b equal).
 UNDECIDED = ("unparseable answer", "can't compare")
+# ...except our parser's deliberate refusals (a power tower, a 50,000-term sum, 5,000 nested braces): those answers
+# are wrong by policy, and handing them to another parser would only spend the worker's time limit.
+_REFUSED = re.compile(r"too (?:large|long|deeply)|Recursion")
 _state: dict[str, Any] = {"enabled": False, "api": None}
 
 
@@ -47,8 +51,8 @@ def enabled() -> bool:
 
 
 def undecided(reason: str) -> bool:
-    """Whether a `math_equal` reason is "no verdict" rather than "not equal"."""
-    return reason.startswith(UNDECIDED)
+    """Whether a `math_equal` reason is "no verdict" rather than "not equal" (or refused on purpose)."""
+    return reason.startswith(UNDECIDED) and not _REFUSED.search(reason)
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
