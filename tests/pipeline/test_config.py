@@ -45,7 +45,7 @@ def test_every_field_has_help() -> None:
         ({"input": "i", "output": "o", "filters": [{"dedup": {"bands": 7}}]}, "dedup.bands"),
         ({"input": "i", "output": "o", "filters": [{"dedup": {"image_hash": "md5"}}]}, "image_hash"),
         ({"input": "i", "output": "o", "filters": [{"image_quality": {"min_side": "big"}}]}, "min_side"),
-        ({"input": "i", "output": "o", "filters": [{"image_quality": {"min_sides": 3}}]}, "unknown key 'min_sides'"),
+        ({"input": "i", "output": "o", "filters": [{"image_quality": {"min_sides": 3}}]}, "unknown key.*min_sides"),
         ({"input": "i", "output": "o", "filters": [{"relevance": {}}]}, "relevance.model"),
         ({"input": "i", "output": "o", "filters": [{"relevance": {"model": "m", "threshold": 3}}]}, "threshold"),
         ({"input": "i", "output": "o", "filters": [{"text_quality": {"language": "fr"}}]}, "language"),
@@ -53,7 +53,7 @@ def test_every_field_has_help() -> None:
         ({"input": "i", "output": "o", "filters": [{"dedup": {}}, {"dedup": {}}]}, "at most once"),
         ({"input": "i", "output": "i", "filters": [{"dedup": {}}]}, "must differ from input"),
         ({"input": "i", "output": "o", "workers": 0, "filters": [{"dedup": {}}]}, "workers"),
-        ({"input": "i", "output": "o", "colour": 1, "filters": [{"dedup": {}}]}, "unknown key 'colour'"),
+        ({"input": "i", "output": "o", "colour": 1, "filters": [{"dedup": {}}]}, "unknown key.*colour"),
         ({"input": "i", "output": "o", "filters": [{"dedup": {}, "text_quality": {}}]}, "one-key mapping"),
     ],
 )

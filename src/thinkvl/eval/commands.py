@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,15 @@ from thinkvl.config import add_config_flags, config_from_args
 from thinkvl.data.record import Record
 from thinkvl.eval.compare import compare_runs
 from thinkvl.eval.registry import BENCHMARK_LIST, BenchmarkError
-from thinkvl.eval.runner import EvalConfig, EvalError, Generate, StreamingModel, run_eval
+from thinkvl.eval.runner import EndpointConfig, EvalConfig, EvalError, Generate, StreamingModel, run_eval
 
 GenerateFactory = Callable[[argparse.Namespace], Generate]
+# Short names, and the flags of the fields that moved into the endpoint section (--concurrency: --endpoint.concurrency)
+EVAL_FLAG_ALIASES = {
+    "thinking_budgets": ("--budgets",),
+    "endpoint.url": ("--endpoint",),
+    **{f"endpoint.{f.name}": (f"--{f.name.replace('_', '-')}",) for f in fields(EndpointConfig) if f.name != "url"},
+}
 
 
 def replay_generate(path: str | Path) -> Generate:
@@ -62,7 +69,7 @@ def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argp
             elif config.endpoint is not None:
                 from thinkvl.eval.endpoint import EndpointModel
 
-                endpoint = EndpointModel.from_config(config)
+                endpoint = EndpointModel(config.endpoint, answer_budget=config.answer_budget)
                 for budget in config.thinking_budgets:
                     endpoint.check([], budget)  # a budget the server can't enforce fails before loading anything
                 endpoint.preflight()
@@ -76,23 +83,7 @@ def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argp
                     file=sys.stderr,
                 )
                 return 2
-            results = run_eval(
-                config.tasks,
-                generate,
-                args.out,
-                config.thinking_budgets,
-                config.batch_size,
-                config.limit,
-                data_dir=config.data_dir,
-                lenient=config.lenient,
-                on_missing=config.on_missing,
-                download=config.download,
-                reward_config=config.reward_config,
-                loader_options=config.loader_options,
-                scoring_workers=config.scoring_workers,
-                progress=not args.quiet,
-                model_info=info,
-            )
+            results = run_eval(config, generate, args.out, progress=not args.quiet, model_info=info)
         except (BenchmarkError, EvalError, FileNotFoundError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -147,7 +138,7 @@ def add_commands(subparsers: Any, generate_factory: GenerateFactory | None = Non
     run.add_argument("--out", required=True, help="run directory (re-run with the same one to resume)")
     run.add_argument("--config", help="eval YAML (fields of EvalConfig); flags override it")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
-    add_config_flags(run, EvalConfig, aliases={"thinking_budgets": ("--budgets",)})
+    add_config_flags(run, EvalConfig, aliases=EVAL_FLAG_ALIASES)
     run.set_defaults(func=make_run_handler(generate_factory))
 
     compare = subparsers.add_parser("compare", help="put evaluation runs side by side")
