@@ -43,7 +43,7 @@ def _config(name: str, grades: str | None = None):
             "image_key": "images",
             "video_key": "videos",
             "cache_dir": "/tmp/rlcs-verl-cache",
-            "rlcs": {"curriculum": name, "grades": grades, "seed": 0},
+            "rlcs": {"curriculum_name": name, "grades": grades, "seed": 0},
         }
     )
 

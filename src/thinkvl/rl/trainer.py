@@ -34,8 +34,8 @@ from thinkvl.model.embed import visual_as_images
 from thinkvl.model.generate import Rollout, RolloutEngine
 from thinkvl.model.processor import encode
 from thinkvl.rl.config import RLConfig, sampling_params
-from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS, CurriculumSampler, GradeEntry
-from thinkvl.rl.dynamic_sampling import ExpansionController, select_groups
+from thinkvl.rl.curriculum import GradeEntry
+from thinkvl.rl.dynamic_sampling import select_groups
 from thinkvl.rl.loss import group_advantages, policy_loss
 from thinkvl.rl.policy import PromptEncoding, policy_batch, shares_prompts, token_logprobs
 from thinkvl.train import distributed as D
@@ -68,16 +68,8 @@ class RLCSTrainer:
         self.cfg, self.bundle, self.dataset, self.reward, self.engine = cfg, bundle, dataset, reward, engine
         self.info = info or DistInfo()
         self.records = dataset.records
-        self.sampler = CurriculumSampler(
-            [r.id for r in self.records],
-            grades,
-            thresholds=cfg.tier_thresholds,
-            tier_weights=cfg.tier_weights if cfg.curriculum else UNIFORM_TIER_WEIGHTS,
-            floor=cfg.weight_floor,
-            ema_decay=cfg.pass_rate_ema_decay,
-            seed=cfg.seed,
-        )
-        self.expansion = ExpansionController(cfg.expansion_ema_decay, cfg.expansion_cap)
+        self.sampler = cfg.curriculum_sampler([r.id for r in self.records], grades, cfg.seed)
+        self.expansion = cfg.expansion_controller()
         self.ref_model = None
         if cfg.kl_coef > 0:  # ablation only: RLCS uses no KL term; copied before the policy is sharded
             import copy
