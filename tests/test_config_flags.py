@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import pytest
 
@@ -88,9 +87,9 @@ def _parse(cls, argv):
 
 def _flags(cls, prefix=""):
     """Every flag a config class should have: a section's fields as --section.field."""
-    for f in dataclasses.fields(cls):
-        section = section_class(field_types(cls)[f.name])
-        yield from _flags(section, f"{prefix}{f.name}.") if section else [f"--{prefix}{f.name.replace('_', '-')}"]
+    for name, tp in field_types(cls).items():
+        section = section_class(tp)
+        yield from _flags(section, f"{prefix}{name}.") if section else [f"--{prefix}{name.replace('_', '-')}"]
 
 
 def test_every_field_is_a_flag_with_its_help():
@@ -184,10 +183,7 @@ def test_a_section_is_a_mapping_in_yaml_and_dotted_flags_set_its_fields(tmp_path
         (ENDPOINT_YAML + "  colour: red\n", "unknown key(s) endpoint.colour; allowed: api_key_env, budget_via,"),
         (ENDPOINT_YAML.replace("http://", ""), "endpoint: url must be an http(s) URL, got 'localhost:8000/v1'"),
         ("endpoint: http://h/v1\n", "endpoint must be a mapping of url, served_model, api_key_env, "),
-        (
-            "served_model: glm\n",
-            "unknown key(s) served_model; served_model belongs in the endpoint section (endpoint: {served_model: ...})",
-        ),
+        ("served_model: glm\n", "unknown key(s) served_model; served_model belongs in the endpoint section (endpoint:"),
     ],
 )
 def test_section_errors_name_the_section_and_field(tmp_path, text, message):

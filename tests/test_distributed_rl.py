@@ -1,7 +1,8 @@
-"""Sharded RL: the policy wrapped in DDP or FSDP2 over 2 gloo processes ends with the weights of 1 process that
-trained on the same global batch. The engine really generates (under FSDP, ranks sample different lengths, so
-the gathered-parameter generation path is exercised) but returns rollouts fixed by record id, so that every run
-trains on identical data whatever its process count."""
+"""RL across 2 gloo processes: the policy wrapped in DDP or FSDP2 ends with the weights of 1 process that trained
+on the same global batch, the DDP ranks agree after every iteration, and a run resumed from a full (gathered) FSDP
+checkpoint ends where an uninterrupted one does. The engine really generates (under FSDP, ranks sample different
+lengths, so the gathered-parameter generation path is exercised) but returns rollouts fixed by record id, so that
+every run trains on identical data whatever its process count."""
 
 import json
 import os
@@ -14,6 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from thinkvl.data.synth import write_dataset
+from thinkvl.metrics import read_metrics
 from thinkvl.model import create_bundle, save_bundle
 
 TORCHRUN = str(Path(sys.executable).parent / "torchrun")
@@ -48,6 +50,18 @@ class FixedEngine(TransformersEngine):
 
 R.make_engine = lambda cfg, bundle, *_: FixedEngine(bundle, batch_size=cfg.rollout_batch_size)
 cfg = RLConfig(**json.loads(sys.argv[1]))
+step = R.RLCSTrainer.step
+
+def step_and_digest(self):  # under DDP, a digest of this rank's weights after every iteration
+    metrics = step(self)
+    if not cfg.fsdp and "RANK" in os.environ:
+        sd = self.bundle.model.state_dict()
+        with open(os.path.join(cfg.out, f"digest-{self.iteration}-{os.environ['RANK']}.txt"), "w") as f:
+            f.write(hashlib.sha256(b"".join(sd[k].numpy().tobytes() for k in sorted(sd))).hexdigest())
+    return metrics
+
+R.RLCSTrainer.step = step_and_digest
+os.makedirs(cfg.out, exist_ok=True)
 R.run_rl(cfg, reward=HashReward(), show_progress=False)
 """
 
@@ -107,6 +121,12 @@ def test_sharded_rl_matches_one_process(setup):
     for name, fsdp in (("ddp", False), ("fsdp", True)):
         _launch(setup, name, 2, 29641 + fsdp, fsdp=fsdp)
         _assert_same_weights(setup, name)
+    rows = read_metrics(setup / "ddp" / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [1, 2] and rows[0]["groups/trained"] == 4
+    assert rows[-1]["rollouts/total"] == 2 * 4 * 4  # every prompt's group counted once, across both ranks
+    for it in (1, 2):
+        digests = {(setup / "ddp" / f"digest-{it}-{rank}.txt").read_text() for rank in (0, 1)}
+        assert len(digests) == 1, f"ranks disagree on the weights after iteration {it}"
     assert (setup / "fsdp" / "checkpoints" / "iter-000002" / "dcp").is_dir()  # the RL checkpoint is sharded
 
 

@@ -6,19 +6,9 @@ fields and their help into argparse options, so no command copies flags by hand.
 ``'false'``, a word where a number belongs, a list of the wrong length: each is a `ConfigError` naming the field
 and the value.
 
-Sections nest. A field whose type is a dataclass (or ``X | None``) is a section: a mapping in YAML, built and
-checked the same way, with flags ``--section.field`` (``--endpoint.url``). Lists and mappings of dataclasses
-(``dict[str, DomainConfig]``) are built the same way. To add a section, declare the dataclass and a field::
-
-    @dataclass
-    class JudgeConfig:
-        url: str = option("", "base URL of the judge's OpenAI-compatible server")
-
-    @dataclass
-    class EvalConfig:
-        judge: JudgeConfig | None = option(None, "an LLM judge (null: rule-based scoring)")
-
-and ``judge: {url: ...}`` in YAML or ``--judge.url URL`` works, errors reading ``judge.url must be a string``.
+Sections nest: a field typed with a dataclass (``judge: JudgeConfig | None = option(None, "...")``) is a mapping in
+YAML (``judge: {url: ...}``), flags ``--judge.url`` and errors naming ``judge.url``; nothing else is needed to add
+one. Lists and mappings of dataclasses (``dict[str, DomainConfig]``) are built the same way.
 """
 
 from __future__ import annotations
@@ -214,23 +204,20 @@ def check_fields(cls: type, data: Mapping[str, Any], where: str, prefix: str = "
     return out
 
 
+def check_values(obj: Any) -> None:
+    """Every field of dataclass ``obj`` checked against its type and normalised in place (call it first in
+    ``__post_init__``): a config built in Python fails as one read from YAML does, a `ValueError` naming the field."""
+    for name, tp in field_types(type(obj)).items():
+        try:
+            setattr(obj, name, check_type(getattr(obj, name), tp))
+        except _Mismatch:
+            raise ValueError(f"{name} must be {_describe(tp)}, got {getattr(obj, name)!r}") from None
+
+
 def section_class(tp: Any) -> type | None:
     """The dataclass a field's type names, looking inside ``X | None``: such a field is a nested section."""
     arms = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
     return next((a for a in arms if dataclasses.is_dataclass(a)), None)
-
-
-def _unknown(cls: type, keys: list[str], where: str, prefix: str) -> ConfigError:
-    """Unknown keys named, with the section a key belongs to when it is a field of one."""
-    names = sorted(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
-    hints = [
-        f"{k} belongs in the {name} section ({name}: {{{k}: ...}})"
-        for k in keys
-        for name, tp in field_types(cls).items()
-        if (sub := section_class(tp)) is not None and k in {f.name for f in dataclasses.fields(sub)}
-    ]
-    found = ", ".join(prefix + k for k in keys)
-    return ConfigError(f"{where}: unknown key(s) {found}; " + ("; ".join(hints) or f"allowed: {', '.join(names)}"))
 
 
 def from_mapping(cls: type[C], data: Mapping[str, Any], *, where: str = "config", prefix: str = "") -> C:
@@ -240,8 +227,14 @@ def from_mapping(cls: type[C], data: Mapping[str, Any], *, where: str = "config"
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: {prefix}expected a mapping, got {type(data).__name__}")
     unknown = sorted(map(str, set(data) - {f.name for f in dataclasses.fields(cls)}))  # type: ignore[arg-type]
-    if unknown:
-        raise _unknown(cls, unknown, where, prefix)
+    if unknown:  # a key of a section given at the top level (a flat config from before the section): say where
+        tps = field_types(cls)
+        home = {k: n for n, tp in tps.items() if (sub := section_class(tp)) for k in field_types(sub)}
+        hint = "; ".join(
+            f"{k} belongs in the {home[k]} section ({home[k]}: {{{k}: ...}})" for k in unknown if k in home
+        )
+        names = ", ".join(prefix + k for k in unknown)
+        raise ConfigError(f"{where}: unknown key(s) {names}; {hint or 'allowed: ' + ', '.join(sorted(tps))}")
     values = check_fields(cls, data, where, prefix)
     try:
         return cls(**values)

@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from thinkvl.config import option
+from thinkvl.config import check_values, option
 from thinkvl.data.loaders import atomic_write_text
 from thinkvl.data.record import Record
 from thinkvl.eval import metrics, report
@@ -93,6 +93,7 @@ class EndpointConfig:
     )
 
     def __post_init__(self) -> None:
+        check_values(self)
         if not self.url.startswith(("http://", "https://")):
             raise ValueError(f"url must be an http(s) URL, got {self.url!r}")
         if not self.served_model:
@@ -103,14 +104,8 @@ class EndpointConfig:
             raise ValueError("request_timeout must be > 0 seconds")
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise ValueError(f"temperature must be >= 0 and top_p in (0, 1], got {self.temperature}, {self.top_p}")
-        if not isinstance(self.request_extra, dict):
-            raise ValueError(f"request_extra must be a mapping of request fields, got {self.request_extra!r}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ValueError("max_tokens must be >= 1 (or null for no cap)")
-        if self.force_marker not in ("think_close", "end_of_solution"):
-            raise ValueError(f"force_marker must be 'think_close' or 'end_of_solution', got {self.force_marker!r}")
-        if self.budget_via not in ("continue", "completions", "refuse"):
-            raise ValueError(f"budget_via must be continue, completions or refuse, got {self.budget_via!r}")
 
 
 @dataclass
@@ -139,11 +134,12 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if isinstance(self.tasks, str):
             self.tasks = [self.tasks]
+        check_values(self)
         resolve_tasks(self.tasks)  # unknown names fail now, with the list of known ones
         if not self.thinking_budgets:
             raise ValueError("thinking_budgets must list at least one budget (null for no cap)")
         for b in self.thinking_budgets:
-            if b is not None and (not isinstance(b, int) or isinstance(b, bool) or b < 0):
+            if b is not None and b < 0:
                 raise ValueError(f"a thinking budget is a non-negative integer or null, got {b!r}")
         if len(set(self.thinking_budgets)) != len(self.thinking_budgets):
             raise ValueError(f"thinking budget listed twice: {self.thinking_budgets}")
@@ -151,8 +147,6 @@ class EvalConfig:
             raise ValueError("batch_size must be >= 1")
         if self.limit is not None and self.limit < 1:
             raise ValueError("limit must be >= 1 (or null for all items)")
-        if self.on_missing not in ("error", "skip"):
-            raise ValueError(f"on_missing must be 'error' or 'skip', got {self.on_missing!r}")
         if self.scoring_workers < 1 or self.answer_budget < 1:
             raise ValueError("scoring_workers and answer_budget must be >= 1")
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
+from thinkvl.config import check_values
 from thinkvl.config import option as _field
 from thinkvl.model.tokens import ANSWER_BUDGET, FORCE_ANSWER_TEXT, THINKING_BUDGET, ForceAnswerMarker
 from thinkvl.rl.curriculum import (
@@ -84,8 +85,6 @@ class CurriculumOptions:
         self.tier_weights = _wrap(self, "tier_weights", check_tier_weights)
         _check_num(self, "weight_floor", lo=0, hi=1, lo_open=True)
         _check_num(self, "pass_rate_ema_decay", lo=0, hi=1, hi_open=True)
-        if not isinstance(self.curriculum, bool):
-            raise ValueError(f"{type(self).__name__}.curriculum: must be true or false, got {self.curriculum!r}")
 
     def curriculum_sampler(
         self, record_ids: Sequence[RecordId], grades: Mapping[RecordId, GradeEntry] | None, seed: int
@@ -185,15 +184,9 @@ class RLConfig(DeviceOptions, CurriculumOptions, ExpansionOptions):
     seed: int = _field(0, "Seed for prompt sampling and rollouts.")
 
     def __post_init__(self) -> None:
-        if self.engine not in ("transformers", "vllm"):
-            raise ValueError(f"RLConfig.engine: 'transformers' or 'vllm', got {self.engine!r}")
+        check_values(self)  # types, option sets and true/false, as the YAML loader checks them
         for name in ("rollout_batch_size", "save_every", "keep_last"):
             _check_int(self, name, 1)
-        if not isinstance(self.difficulty_label_range, (list, tuple)):
-            raise ValueError(
-                f"RLConfig.difficulty_label_range: need [easiest, hardest], got {self.difficulty_label_range}"
-            )
-        self.difficulty_label_range = tuple(self.difficulty_label_range)
         self.check_curriculum_options()
         self.check_expansion_options()
         _check_int(self, "group_size", 2, "a group of one response has no relative advantage")
@@ -216,14 +209,9 @@ class RLConfig(DeviceOptions, CurriculumOptions, ExpansionOptions):
         _check_num(self, "lr", lo=0, lo_open=True)
         _check_num(self, "weight_decay", lo=0)
         _check_num(self, "max_grad_norm", lo=0, lo_open=True)
-        for name, options in (("loss_averaging", LossAveraging), ("force_answer_marker", ForceAnswerMarker)):
-            if getattr(self, name) not in get_args(options):
-                raise ValueError(f"RLConfig.{name}: must be one of {get_args(options)}, got {getattr(self, name)!r}")
         self.check_device_options()
-        if not isinstance(self.dynamic_sampling, bool):
-            raise ValueError(f"RLConfig.dynamic_sampling: must be true or false, got {self.dynamic_sampling!r}")
-        lo, hi = self.difficulty_label_range if len(self.difficulty_label_range) == 2 else (None, None)
-        if not (isinstance(lo, int) and isinstance(hi, int) and lo < hi):
+        lo, hi = self.difficulty_label_range
+        if not lo < hi:
             raise ValueError(
                 "RLConfig.difficulty_label_range: need (easiest, hardest) integers with easiest < hardest, "
                 f"got {self.difficulty_label_range!r}"
@@ -261,11 +249,8 @@ def sampling_params(cfg: RLConfig, n: int | None = None) -> SamplingParams:
 
 
 def _wrap(cfg: Any, name: str, check: Any) -> Any:
-    value = getattr(cfg, name)
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{type(cfg).__name__}.{name}: must be a mapping of tier → number, got {value!r}")
     try:
-        return check(value)
+        return check(getattr(cfg, name))
     except ValueError as err:
         raise ValueError(f"{type(cfg).__name__}.{name}: {err}") from None
 

@@ -1,14 +1,10 @@
-"""One training session for both trainers: build (the model wrapped for this process, AdamW, its schedule),
-resume from a checkpoint, save one, and export the trained model.
+"""One training session for the supervised stages and RLCS: the model wrapped for this process with AdamW and its
+schedule, resumed from a checkpoint, saved to one, exported at the end.
 
-The supervised stages (`thinkvl.train.trainer`) and RLCS (`thinkvl.rl`) train the same bundle under DDP or FSDP2
-and checkpoint it the same way; this is the one place that moves optimizer state between a wrapped model and a
-checkpoint. Under FSDP a checkpoint is sharded (DCP, `checkpoint.save_sharded_checkpoint`) unless
-``sharded_checkpoints`` is off: then model and optimizer state are gathered whole to rank 0, and resuming scatters
-the optimizer state back into the shards (``set_optimizer_state_dict``), which a plain ``load_state_dict`` can't.
-
-A checkpoint's trainer state holds the session's ``scheduler``, ``rng`` and (full checkpoints) ``optimizer``, beside
-whatever the trainer adds (its step, data position, curriculum).
+The one place that moves optimizer state between a wrapped model and a checkpoint. Under FSDP a checkpoint is
+sharded (DCP) unless ``sharded_checkpoints`` is off; then state is gathered whole to rank 0, and resuming scatters
+the optimizer state back into the shards (``set_optimizer_state_dict``: a plain ``load_state_dict`` can't). A
+checkpoint's state holds the session's ``scheduler``, ``rng`` and (full ones) ``optimizer`` beside the trainer's.
 """
 
 from __future__ import annotations
@@ -16,41 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
 from thinkvl.model.bundle import Bundle, load_bundle, save_bundle
+from thinkvl.train import checkpoint as C
 from thinkvl.train import distributed as D
-from thinkvl.train.checkpoint import (
-    is_sharded_checkpoint,
-    load_sharded,
-    load_state,
-    rng_state,
-    save_checkpoint,
-    save_sharded_checkpoint,
-    set_rng_state,
-)
-
-
-class SessionConfig(Protocol):
-    """The fields a session reads: `StageConfig` and `RLConfig` both have them."""
-
-    fsdp: bool
-    sharded_checkpoints: bool
-    mixed_precision: D.MixedPrecision
-    activation_checkpointing: bool
-    lr: float
-    weight_decay: float
-    keep_last: int
 
 
 def load_for_training(model: str | Path, checkpoint: Path | None, **kw: Any) -> Bundle:
-    """The bundle to train: ``checkpoint``'s model when resuming (its weights come later from the shards of a
-    sharded checkpoint), else ``model``'s directory."""
+    """``checkpoint``'s model when resuming (a sharded one's weights are loaded by `Session.resume`), else
+    ``model``'s."""
     if checkpoint is None:
         return load_bundle(model, **kw)
-    return load_bundle(checkpoint / "model", weights=not is_sharded_checkpoint(checkpoint), **kw)
+    return load_bundle(checkpoint / "model", weights=not C.is_sharded_checkpoint(checkpoint), **kw)
 
 
 @dataclass
@@ -61,75 +37,62 @@ class Session:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
     info: D.DistInfo
-    cfg: SessionConfig
-
-    @property
-    def sharded(self) -> bool:
-        return D.is_sharded(self.model)
+    cfg: Any  # a StageConfig or RLConfig: fsdp, sharded_checkpoints, keep_last
 
     def resume(self, checkpoint: Path) -> dict[str, Any]:
-        """Put optimizer, schedule and RNG back as ``checkpoint`` saved them; returns its state for the trainer's
-        own parts. Every rank calls it."""
-        state = load_state(checkpoint)
+        """Optimizer, schedule and RNG as ``checkpoint`` saved them; returns its state (every rank calls it)."""
+        state = C.load_state(checkpoint)
         if "scheduler" not in state:
             raise ValueError(f"{checkpoint}: written by an older thinkvl without session state; start a new run")
-        if is_sharded_checkpoint(checkpoint):
-            load_sharded(checkpoint, self.model, self.optimizer)
-        elif self.sharded:
+        if C.is_sharded_checkpoint(checkpoint):
+            C.load_sharded(checkpoint, self.model, self.optimizer)
+        elif D.is_sharded(self.model):
             from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
-            options = StateDictOptions(full_state_dict=True)
-            set_optimizer_state_dict(self.model, self.optimizer, state["optimizer"], options=options)
+            full = StateDictOptions(full_state_dict=True)
+            set_optimizer_state_dict(self.model, self.optimizer, state["optimizer"], options=full)
         else:
             self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        set_rng_state(state["rng"])
+        C.set_rng_state(state["rng"])
         return state
 
     def save(self, directory: Path, state: dict[str, Any]) -> None:
-        """A checkpoint of ``state`` plus the session's: sharded under FSDP (each rank writes its part), else
-        gathered and written by rank 0. Every rank calls it."""
+        """``state`` and the session's: sharded under FSDP, else gathered to rank 0 (every rank calls it)."""
         D.barrier(self.info)
-        state = {**state, "scheduler": self.scheduler.state_dict(), "rng": rng_state()}
-        if self.sharded and self.cfg.sharded_checkpoints:
-            save_sharded_checkpoint(
-                directory, self.bundle, state, self.cfg.keep_last, self.model, self.optimizer, self.info
-            )
+        state = {**state, "scheduler": self.scheduler.state_dict(), "rng": C.rng_state()}
+        keep, weights = self.cfg.keep_last, None
+        if D.is_sharded(self.model) and self.cfg.sharded_checkpoints:
+            C.save_sharded_checkpoint(directory, self.bundle, state, keep, self.model, self.optimizer, self.info)
             return
-        weights = None
-        if self.sharded:
+        if D.is_sharded(self.model):
             from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
 
-            options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-            weights, state["optimizer"] = get_state_dict(self.model, self.optimizer, options=options)
+            full = StateDictOptions(full_state_dict=True, cpu_offload=True)
+            weights, state["optimizer"] = get_state_dict(self.model, self.optimizer, options=full)
         else:
             state["optimizer"] = self.optimizer.state_dict()
         if self.info.is_main:
-            save_checkpoint(directory, self.bundle, state, self.cfg.keep_last, weights)
+            C.save_checkpoint(directory, self.bundle, state, keep, weights)
         D.barrier(self.info)
 
     def export(self, directory: Path) -> None:
-        """The trained model as a plain transformers directory, written by rank 0; under FSDP the full weights
-        are gathered first. Every rank calls it."""
+        """The model as a plain transformers directory, its full weights gathered (every rank calls it)."""
         weights = None
-        if self.sharded:
+        if D.is_sharded(self.model):
             from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-            options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-            weights = get_model_state_dict(self.model, options=options)
+            full = StateDictOptions(full_state_dict=True, cpu_offload=True)
+            weights = get_model_state_dict(self.model, options=full)
         if self.info.is_main:
             save_bundle(self.bundle, directory, state_dict=weights)
 
 
 def start_session(
-    bundle: Bundle,
-    info: D.DistInfo,
-    cfg: SessionConfig,
-    schedule: Callable[[int], float],
-    betas: tuple[float, float] = (0.9, 0.999),
+    bundle: Bundle, info: D.DistInfo, cfg: Any, schedule: Callable[[int], float], betas: tuple = (0.9, 0.999)
 ) -> Session:
-    """Wrap ``bundle.model`` for this process (DDP, FSDP2 or itself) and build AdamW over its trainable parameters
-    with the learning-rate factor ``schedule(step)``. Freeze parameters before: the optimizer skips frozen ones."""
+    """Wrap ``bundle.model`` for this process (``cfg``: fsdp, mixed_precision, activation_checkpointing) and
+    build AdamW (lr, weight_decay) over its trainable parameters with the learning-rate factor ``schedule(step)``."""
     if cfg.activation_checkpointing:
         D.enable_activation_checkpointing(bundle.model)
     # FSDP2 shards in place, so the optimizer is built after wrapping.

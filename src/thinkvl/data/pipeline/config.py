@@ -11,7 +11,8 @@ A config file looks like::
       - relevance: {model: checkpoints/clip, threshold: 0.25}
       - dedup: {image_max_hamming: 6, text_threshold: 0.8}
 
-Field docs live once, in each field's ``metadata["help"]``; `describe` prints them.
+Field docs live once, in each field's ``metadata["help"]`` (`thinkvl.config.help_text`); the YAML is read by the
+one config loader, `thinkvl.config.from_mapping`.
 """
 
 from __future__ import annotations
@@ -254,12 +255,3 @@ def to_mapping(cfg: FilterPipelineConfig) -> dict[str, Any]:
     out = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "filters"}
     out["filters"] = [{filter_kind(f): dataclasses.asdict(f)} for f in cfg.filters]
     return out
-
-
-def describe(cls: type) -> str:
-    """Field, default and help of a config dataclass, one per line (the one copy of the docs)."""
-    lines = []
-    for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        lines.append(f"{f.name} (default {default!r}): {f.metadata.get('help', '')}")
-    return "\n".join(lines)

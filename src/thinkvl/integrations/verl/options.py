@@ -1,15 +1,12 @@
-"""Typed options of the verl plug-ins, sharing `RLConfig`'s curriculum and expansion fields (and their defaults,
-help and checks) instead of restating them: ``data.rlcs`` for `RLCSDataset`, ``trainer.v1.sampler.sampler_kwargs``
-for `RLCSReplayBuffer`. Read with `read_options`: unknown keys and bad values are one-line errors naming the verl
-key. No verl import: this module is plain thinkvl.
-"""
+"""Typed options of the verl plug-ins (``data.rlcs``, ``trainer.v1.sampler.sampler_kwargs``) with `RLConfig`'s
+curriculum and expansion fields, defaults and checks; read by the one config loader. No verl import."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from thinkvl.config import from_mapping
+from thinkvl.config import check_values, from_mapping
 from thinkvl.config import option as _f
 from thinkvl.rl.config import CurriculumOptions, ExpansionOptions
 
@@ -26,6 +23,7 @@ class DatasetOptions(CurriculumOptions):
     seed: int = _f(0, "seed of the curriculum's weighted draws")
 
     def __post_init__(self) -> None:
+        check_values(self)
         self.check_curriculum_options()
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
@@ -44,6 +42,7 @@ class SamplerOptions(ExpansionOptions):
     poll_interval: float | None = _f(None, "seconds between polls of TransferQueue (null: verl's default)")
 
     def __post_init__(self) -> None:
+        check_values(self)
         self.check_expansion_options()
         if self.gen_batch_size < 1 or self.max_refill_rounds < 0 or self.timeout_s < 0:
             raise ValueError("gen_batch_size must be >= 1, max_refill_rounds and timeout_s >= 0")
