@@ -209,7 +209,6 @@ class RLConfig(DeviceOptions, CurriculumOptions, ExpansionOptions):
         _check_num(self, "lr", lo=0, lo_open=True)
         _check_num(self, "weight_decay", lo=0)
         _check_num(self, "max_grad_norm", lo=0, lo_open=True)
-        self.check_device_options()
         lo, hi = self.difficulty_label_range
         if not lo < hi:
             raise ValueError(

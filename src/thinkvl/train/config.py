@@ -9,10 +9,8 @@ from thinkvl.config import check_values
 from thinkvl.config import option as _f
 from thinkvl.train.distributed import MixedPrecision
 
-ATTENTION = ("sdpa", "eager", "flash_attention_2", "flash_attention_3")
-
+Attention = Literal["sdpa", "eager", "flash_attention_2", "flash_attention_3"]
 Stage = Literal["pretrain", "long_context", "sft"]
-STAGES = ("pretrain", "long_context", "sft")
 
 
 @dataclass(kw_only=True)
@@ -24,15 +22,11 @@ class DeviceOptions:
         "no", "bf16: compute in bf16 with fp32 master weights (FSDP2 MixedPrecisionPolicy, else autocast); no: fp32"
     )
     activation_checkpointing: bool = _f(False, "recompute each layer's activations in backward (long sequences fit)")
-    attn_implementation: str = _f("sdpa", "attention kernel: sdpa, eager, or flash_attention_2 when installed")
+    attn_implementation: Attention = _f("sdpa", "attention kernel: sdpa, eager, or flash_attention_2 when installed")
     fsdp: bool = _f(False, "shard parameters, gradients and optimizer state with FSDP2 across processes (else DDP)")
     sharded_checkpoints: bool = _f(
         True, "under FSDP, each rank saves its own shard (torch.distributed.checkpoint), never a full copy"
     )
-
-    def check_device_options(self) -> None:
-        if self.attn_implementation not in ATTENTION:
-            raise ValueError(f"attn_implementation must be one of {ATTENTION}, got {self.attn_implementation!r}")
 
 
 @dataclass
@@ -104,7 +98,6 @@ class StageConfig(DeviceOptions):
             raise ValueError("warmup_steps, weight_decay and max_grad_norm must be >= 0")
         if any(w < 0 for w in (self.domain_weights or {}).values()):
             raise ValueError(f"domain_weights must be >= 0, got {self.domain_weights}")
-        self.check_device_options()
 
     @property
     def sample_stage(self) -> Literal["pretrain", "sft"]:

@@ -1,10 +1,7 @@
-"""One training session for the supervised stages and RLCS: the model wrapped for this process with AdamW and its
-schedule, resumed from a checkpoint, saved to one, exported at the end.
-
-The one place that moves optimizer state between a wrapped model and a checkpoint. Under FSDP a checkpoint is
-sharded (DCP) unless ``sharded_checkpoints`` is off; then state is gathered whole to rank 0, and resuming scatters
-the optimizer state back into the shards (``set_optimizer_state_dict``: a plain ``load_state_dict`` can't). A
-checkpoint's state holds the session's ``scheduler``, ``rng`` and (full ones) ``optimizer`` beside the trainer's.
+"""One training session for the supervised stages and RLCS: the wrapped model, AdamW and its schedule, resumed,
+saved and exported, so optimizer state moves between a wrapped model and a checkpoint in one place. Under FSDP a
+checkpoint is sharded (DCP) unless ``sharded_checkpoints`` is off; then it is gathered whole to rank 0 and resuming
+scatters the optimizer state back into the shards (``set_optimizer_state_dict``; a plain ``load_state_dict`` can't).
 """
 
 from __future__ import annotations
@@ -40,7 +37,8 @@ class Session:
     cfg: Any  # a StageConfig or RLConfig: fsdp, sharded_checkpoints, keep_last
 
     def resume(self, checkpoint: Path) -> dict[str, Any]:
-        """Optimizer, schedule and RNG as ``checkpoint`` saved them; returns its state (every rank calls it)."""
+        """Optimizer, schedule and RNG as ``checkpoint`` saved them; returns its state for the trainer's own parts
+        (every rank calls it)."""
         state = C.load_state(checkpoint)
         if "scheduler" not in state:
             raise ValueError(f"{checkpoint}: written by an older thinkvl without session state; start a new run")
