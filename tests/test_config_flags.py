@@ -176,18 +176,18 @@ def test_a_section_is_a_mapping_in_yaml_and_dotted_flags_set_its_fields(tmp_path
     assert config_from_args(EvalConfig, args).endpoint == EndpointConfig("http://h/v1", "m", concurrency=3)
 
 
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        (ENDPOINT_YAML + "  concurrency: many\n", "endpoint.concurrency must be an integer, got 'many'"),
-        (ENDPOINT_YAML + "  colour: red\n", "unknown key(s) endpoint.colour; allowed: api_key_env, budget_via,"),
-        (ENDPOINT_YAML.replace("http://", ""), "endpoint: url must be an http(s) URL, got 'localhost:8000/v1'"),
-        ("endpoint: http://h/v1\n", "endpoint must be a mapping of url, served_model, api_key_env, "),
-        ("served_model: glm\n", "unknown key(s) served_model; served_model belongs in the endpoint section (endpoint:"),
-    ],
-)
-def test_section_errors_name_the_section_and_field(tmp_path, text, message):
+SECTION_ERRORS = {
+    ENDPOINT_YAML + "  concurrency: many\n": "endpoint.concurrency must be an integer, got 'many'",
+    ENDPOINT_YAML + "  colour: red\n": "unknown key(s) endpoint.colour; allowed: api_key_env, budget_via,",
+    ENDPOINT_YAML.replace("http://", ""): "endpoint: url must be an http(s) URL, got 'localhost:8000/v1'",
+    "endpoint: http://h/v1\n": "endpoint must be a mapping of url, served_model, api_key_env, ",
+    "served_model: glm\n": "unknown key(s) served_model; served_model belongs in the endpoint section (endpoint:",
+}
+
+
+@pytest.mark.parametrize("text", SECTION_ERRORS)
+def test_section_errors_name_the_section_and_field(tmp_path, text):
     path = _yaml(tmp_path, text)
     with pytest.raises(ConfigError) as err:
         load_config(EvalConfig, path)
-    assert str(err.value).startswith(f"{path}: {message}")
+    assert str(err.value).startswith(f"{path}: {SECTION_ERRORS[text]}")

@@ -63,7 +63,6 @@ def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argp
                 print("error: give one of --model, --endpoint and --responses", file=sys.stderr)
                 return 2
             generate: Generate | StreamingModel
-            info: dict[str, Any] | None = None
             if args.responses:
                 generate = replay_generate(args.responses)
             elif config.endpoint is not None:
@@ -73,7 +72,7 @@ def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argp
                 for budget in config.thinking_budgets:
                     endpoint.check([], budget)  # a budget the server can't enforce fails before loading anything
                 endpoint.preflight()
-                generate, info = endpoint, endpoint.describe()
+                generate = endpoint
             elif generate_factory is not None and args.model:
                 generate = generate_factory(args)
             else:
@@ -83,7 +82,7 @@ def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argp
                     file=sys.stderr,
                 )
                 return 2
-            results = run_eval(config, generate, args.out, progress=not args.quiet, model_info=info)
+            results = run_eval(config, generate, args.out, progress=not args.quiet)
         except (BenchmarkError, EvalError, FileNotFoundError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

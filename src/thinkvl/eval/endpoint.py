@@ -127,10 +127,6 @@ class EndpointModel:
         self.budget_via = config.budget_via
         self.extra = dict(config.request_extra)
 
-    def describe(self) -> dict[str, Any]:
-        """What was evaluated, for run.json (never the key)."""
-        return {"endpoint": self.url, "served_model": self.model, **self.sampling, "budget_via": self.budget_via}
-
     def preflight(self) -> None:
         """Fail in one line, before any item is sent, on a server that can't be reached, refuses the key, or
         doesn't serve this model (``GET /models``; a server without that route is taken on trust)."""

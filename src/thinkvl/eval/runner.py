@@ -366,15 +366,12 @@ def run_eval(
     *,
     reward: RewardConfig | None = None,
     progress: bool = True,
-    model_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``generate`` on ``config.tasks`` at each thinking budget; write predictions, results, table and
-    plots.
+    plots, and the config whole (a served model's ``endpoint`` section included) as ``run.json``.
 
     Returns the results dict also written to ``out_dir/results.json``. Benchmarks that can't be scored offline
-    are refused up front, before any generation. ``reward`` replaces the config's reward YAML; ``model_info``
-    (what was evaluated) is saved with the run.
-    """
+    are refused up front, before any generation. ``reward`` replaces the config's reward YAML."""
     benches = resolve_tasks(config.tasks)
     blocked = [b for b in benches if not b.runnable]
     if blocked:
@@ -382,10 +379,9 @@ def run_eval(
     base = reward if reward is not None else RewardConfig.from_yaml(config.reward_config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    info = {"model": model_info} if model_info else {}
-    atomic_write_text(out / "run.json", json.dumps({**asdict(config), **info, "started": time.time()}, indent=2) + "\n")
+    atomic_write_text(out / "run.json", json.dumps({**asdict(config), "started": time.time()}, indent=2) + "\n")
 
-    results: dict[str, Any] = {"run": {**asdict(config), **info, "out_dir": str(out)}, "benchmarks": {}}
+    results: dict[str, Any] = {"run": {**asdict(config), "out_dir": str(out)}, "benchmarks": {}}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     with Progress(*columns, disable=not progress) as bar:
         for bench in benches:
