@@ -34,7 +34,7 @@ from thinkvl.data.record import Record
 from thinkvl.eval.endpoint import EndpointModel, chat_messages
 from thinkvl.eval.loaders import LoadedBenchmark
 from thinkvl.eval.registry import BENCHMARKS
-from thinkvl.eval.runner import run_benchmark
+from thinkvl.eval.runner import EndpointConfig, run_benchmark
 from thinkvl.eval.stub_server import Reply, StubServer, chat_reply
 from thinkvl.reward import RewardConfig, RewardSystem
 
@@ -79,7 +79,7 @@ def urllib_loop(url: str, records: list[Record], root: Path) -> float:
 
 def client_rate(url: str, records: list[Record], root: Path, concurrency: int) -> tuple[float, float]:
     """(items/s, this process's CPU milliseconds per item)."""
-    model = EndpointModel(url, "m", concurrency=concurrency)
+    model = EndpointModel(EndpointConfig(url, "m", concurrency=concurrency))
     start, cpu = time.perf_counter(), time.process_time()
     texts = model(records, root, None)
     assert texts == [ANSWER] * len(records)
@@ -91,7 +91,12 @@ def run_rate(url: str, records: list[Record], root: Path, concurrency: int, scor
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         rows = run_benchmark(
-            loaded, EndpointModel(url, "m", concurrency=concurrency), Path(out), None, scorer, batch_size=8
+            loaded,
+            EndpointModel(EndpointConfig(url, "m", concurrency=concurrency)),
+            Path(out),
+            None,
+            scorer,
+            batch_size=8,
         )
         elapsed = time.perf_counter() - start
     assert len(rows) == len(records) and all(r["correct"] for r in rows)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Create .venv and install thinkvl. The package's requirements are open ranges; this machine's pins live here:
-# torch/torchvision are the builds that pip finds on this kind of machine's disk (no multi-GB download), and
-# installing them first keeps every later range satisfied.
+# Create .venv and install thinkvl. The package's requirements are open ranges; this machine's pins are the
+# `main` dependency group in pyproject.toml (the torch builds pip finds on this kind of machine's disk, no multi-GB
+# download), installed with the rest first so that every later range is already satisfied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-pip install -q "torch==2.14.1" "torchvision==0.29.1"
+pip install -q -r <(python scripts/env_requirements.py main)
 pip install -q -e ".[dev]"

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import pytest
 
 from thinkvl.cli import build_parser, main
-from thinkvl.config import ConfigError, add_config_flags, config_from_args, from_mapping, load_config
+from thinkvl.config import (
+    ConfigError,
+    add_config_flags,
+    config_from_args,
+    field_types,
+    from_mapping,
+    load_config,
+    section_class,
+)
 from thinkvl.demo import DemoConfig
-from thinkvl.eval.runner import EvalConfig
+from thinkvl.eval.commands import EVAL_FLAG_ALIASES
+from thinkvl.eval.runner import EndpointConfig, EvalConfig
 from thinkvl.rl.config import RLConfig
 from thinkvl.train.config import StageConfig
 
@@ -77,13 +85,21 @@ def _parse(cls, argv):
     return parser.parse_args(argv)
 
 
+def _flags(cls, prefix=""):
+    """Every flag a config class should have: a section's fields as --section.field."""
+    for name, tp in field_types(cls).items():
+        section = section_class(tp)
+        yield from _flags(section, f"{prefix}{name}.") if section else [f"--{prefix}{name.replace('_', '-')}"]
+
+
 def test_every_field_is_a_flag_with_its_help():
     for cls in (StageConfig, RLConfig, EvalConfig, DemoConfig):
         parser = argparse.ArgumentParser()
         add_config_flags(parser, cls)
         text = parser.format_help()
-        for f in dataclasses.fields(cls):
-            assert f"--{f.name.replace('_', '-')}" in text, (cls.__name__, f.name)
+        for flag in _flags(cls):
+            assert flag in text, (cls.__name__, flag)
+    assert "--endpoint.request-timeout" in set(_flags(EvalConfig))
     rl = argparse.ArgumentParser()
     add_config_flags(rl, RLConfig)
     assert "Nucleus sampling for rollouts" in rl.format_help() and "2503.14476" in rl.format_help()
@@ -140,3 +156,38 @@ def test_cli_turns_config_errors_into_one_line_and_exit_2(tmp_path, capsys):
     assert "top level must be a mapping" in capsys.readouterr().err
     assert main(["grade", "--model", "m", "--data", str(tmp_path)]) == 2
     assert "grading needs model, data and grades" in capsys.readouterr().err
+
+
+ENDPOINT_YAML = "tasks: [synth]\nendpoint:\n  url: http://localhost:8000/v1\n  served_model: glm\n  concurrency: 4\n"
+
+
+def test_a_section_is_a_mapping_in_yaml_and_dotted_flags_set_its_fields(tmp_path):
+    path = _yaml(tmp_path, ENDPOINT_YAML)
+    cfg = load_config(EvalConfig, path)
+    assert cfg.endpoint == EndpointConfig("http://localhost:8000/v1", "glm", concurrency=4)
+    assert load_config(EvalConfig).endpoint is None  # an optional section absent: None
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser, EvalConfig, aliases=EVAL_FLAG_ALIASES)
+    cfg = config_from_args(EvalConfig, parser.parse_args(["--endpoint.top-p", "0.5", "--max-attempts", "2"]), path)
+    # flags set single fields of the section; the YAML's other fields stay
+    assert (cfg.endpoint.top_p, cfg.endpoint.max_attempts, cfg.endpoint.concurrency) == (0.5, 2, 4)
+    # the flags from before the section: --endpoint URL --served-model NAME --concurrency N
+    args = parser.parse_args(["--endpoint", "http://h/v1", "--served-model", "m", "--concurrency", "3"])
+    assert config_from_args(EvalConfig, args).endpoint == EndpointConfig("http://h/v1", "m", concurrency=3)
+
+
+SECTION_ERRORS = {
+    ENDPOINT_YAML + "  concurrency: many\n": "endpoint.concurrency must be an integer, got 'many'",
+    ENDPOINT_YAML + "  colour: red\n": "unknown key(s) endpoint.colour; allowed: api_key_env, budget_via,",
+    ENDPOINT_YAML.replace("http://", ""): "endpoint: url must be an http(s) URL, got 'localhost:8000/v1'",
+    "endpoint: http://h/v1\n": "endpoint must be a mapping of url, served_model, api_key_env, ",
+    "served_model: glm\n": "unknown key(s) served_model; served_model belongs in the endpoint section (endpoint:",
+}
+
+
+@pytest.mark.parametrize("text", SECTION_ERRORS)
+def test_section_errors_name_the_section_and_field(tmp_path, text):
+    path = _yaml(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(EvalConfig, path)
+    assert str(err.value).startswith(f"{path}: {SECTION_ERRORS[text]}")

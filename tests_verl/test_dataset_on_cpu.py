@@ -43,7 +43,7 @@ def _config(name: str, grades: str | None = None):
             "image_key": "images",
             "video_key": "videos",
             "cache_dir": "/tmp/rlcs-verl-cache",
-            "rlcs": {"curriculum": name, "grades": grades, "seed": 0},
+            "rlcs": {"curriculum_name": name, "grades": grades, "seed": 0},
         }
     )
 
@@ -85,3 +85,12 @@ def test_worker_processes_are_refused(tmp_path, tokenizer) -> None:
     loader = DataLoader(dataset, batch_size=2, num_workers=1, collate_fn=collate_fn)
     with pytest.raises(RuntimeError, match="dataloader_num_workers=0"):
         next(iter(loader))
+
+
+def test_rlcs_options_are_rl_configs_fields_and_typos_are_refused(tmp_path, tokenizer) -> None:
+    config = _config(f"t-{uuid.uuid4().hex}")
+    config.rlcs.curriculum = False  # RLConfig's switch: uniform tier weights
+    assert set(RLCSDataset(_parquet(tmp_path), tokenizer, config).curriculum.tier_weights.values()) == {1.0}
+    config.rlcs.floor = 0.1  # the key before it was RLConfig's weight_floor
+    with pytest.raises(ValueError, match=r"data.rlcs: unknown key\(s\) floor; allowed: curriculum, curriculum_name"):
+        RLCSDataset(_parquet(tmp_path), tokenizer, config)

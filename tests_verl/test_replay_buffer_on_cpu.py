@@ -68,7 +68,12 @@ def _buffer(refill, tmp_path, name: str, **kwargs) -> RLCSReplayBuffer:
         trainer_config={},
         max_off_policy_threshold=8,
         max_off_policy_strategy="drop",
-        sampler_kwargs={"curriculum": name, "state_dir": str(tmp_path / "rlcs_state"), "poll_interval": 0.05, **kwargs},
+        sampler_kwargs={
+            "curriculum_name": name,
+            "state_dir": str(tmp_path / "rlcs_state"),
+            "poll_interval": 0.05,
+            **kwargs,
+        },
         refill_fn=refill,
     )
 

@@ -26,7 +26,7 @@ python3 -m verl.trainer.main_ppo \
   data.image_key=images data.filter_overlong_prompts=true data.truncation=error \
   data.dataloader_num_workers=0 \
   data.custom_cls.path=pkg://thinkvl.integrations.verl.dataset data.custom_cls.name=RLCSDataset \
-  +data.rlcs.curriculum=rlcs +data.rlcs.grades="$GRADES" +data.rlcs.seed=0 \
+  +data.rlcs.curriculum_name=rlcs +data.rlcs.grades="$GRADES" +data.rlcs.seed=0 \
   actor_rollout_ref.model.path="$MODEL_PATH" \
   actor_rollout_ref.model.use_remove_padding=true \
   actor_rollout_ref.model.enable_gradient_checkpointing=true \
@@ -51,9 +51,9 @@ python3 -m verl.trainer.main_ppo \
   trainer.v1.trainer_mode=sync \
   trainer.v1.sampler.custom_sampler.path=pkg://thinkvl.integrations.verl.replay_buffer \
   trainer.v1.sampler.custom_sampler.name=RLCSReplayBuffer \
-  +trainer.v1.sampler.sampler_kwargs.curriculum=rlcs \
+  +trainer.v1.sampler.sampler_kwargs.curriculum_name=rlcs \
   +trainer.v1.sampler.sampler_kwargs.gen_batch_size=8 \
-  +trainer.v1.sampler.sampler_kwargs.expansion_decay=0.9 \
+  +trainer.v1.sampler.sampler_kwargs.expansion_ema_decay=0.9 \
   +trainer.v1.sampler.sampler_kwargs.expansion_cap=4.0 \
   +trainer.v1.sampler.sampler_kwargs.state_dir="$OUT/rlcs_state" \
   trainer.default_local_dir="$OUT" \

@@ -1,9 +1,14 @@
 """Config dataclasses ↔ YAML ↔ command-line flags, one to one.
 
-One loader (`load_config`) for every command: it reads a YAML file, lets flags win over it, checks each value
-against its field's type and builds the dataclass. One helper (`add_config_flags`) turns a dataclass's fields and
-their help into argparse options, so no command copies flags by hand. Unknown keys, a quoted ``'false'``, a word
-where a number belongs, a list of the wrong length: each is a `ConfigError` naming the field and the value.
+One loader (`load_config`, `from_mapping`) for every config: it reads a YAML file, lets flags win over it, checks
+each value against its field's type and builds the dataclass. One helper (`add_config_flags`) turns a dataclass's
+fields and their help into argparse options, so no command copies flags by hand. Unknown keys, a quoted
+``'false'``, a word where a number belongs, a list of the wrong length: each is a `ConfigError` naming the field
+and the value.
+
+Sections nest: a field typed with a dataclass (``judge: JudgeConfig | None = option(None, "...")``) is a mapping in
+YAML (``judge: {url: ...}``), flags ``--judge.url`` and errors naming ``judge.url``; nothing else is needed to add
+one. Lists and mappings of dataclasses (``dict[str, DomainConfig]``) are built the same way.
 """
 
 from __future__ import annotations
@@ -102,6 +107,8 @@ def _describe(tp: Any) -> str:
         return "one of " + ", ".join(repr(a) for a in args)
     if tp in words:
         return words[tp]
+    if dataclasses.is_dataclass(tp):
+        return f"a mapping of {', '.join(f.name for f in dataclasses.fields(tp))}"
     if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
         return f"a list of {len(args)} ({_annotation(tp)})"
     return _annotation(tp)
@@ -111,16 +118,21 @@ class _Mismatch(Exception):
     pass
 
 
-def check_type(value: Any, tp: Any) -> Any:
-    """``value`` checked against the type ``tp`` and normalised (int → float, list → tuple); raises `_Mismatch`.
+def check_type(value: Any, tp: Any, where: str = "config", key: str = "value") -> Any:
+    """``value`` checked against the type ``tp`` and normalised (int → float, list → tuple, mapping → dataclass);
+    raises `_Mismatch`, or a `ConfigError` from inside a nested dataclass (``key`` names it there).
 
     Strict on purpose: ``'false'`` is not a bool and ``'2'`` not an int — YAML already gives real types to
     unquoted values, so a string there means the file says something other than what it looks like."""
     origin, args = get_origin(tp), get_args(tp)
     if tp is Any:
         return value
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type) and isinstance(value, Mapping):
-        return from_mapping(tp, value, where=tp.__name__)  # a nested section of a config file
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if isinstance(value, Mapping):
+            return from_mapping(tp, value, where=where, prefix=f"{key}.")
+        raise _Mismatch
     if tp is type(None):
         if value is None:
             return None
@@ -132,7 +144,7 @@ def check_type(value: Any, tp: Any) -> Any:
     if origin in (Union, types.UnionType):
         for arm in args:
             try:
-                return check_type(value, arm)
+                return check_type(value, arm, where, key)
             except _Mismatch:
                 continue
         raise _Mismatch
@@ -158,15 +170,15 @@ def check_type(value: Any, tp: Any) -> Any:
         if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
             if len(value) != len(args):
                 raise _Mismatch
-            return tuple(check_type(v, a) for v, a in zip(value, args))
+            return tuple(check_type(v, a, where, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
         item = args[0] if args else Any
-        items = [check_type(v, item) for v in value]
+        items = [check_type(v, item, where, f"{key}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin is dict:
         if not isinstance(value, Mapping):
             raise _Mismatch
         k_tp, v_tp = args if args else (Any, Any)
-        return {check_type(k, k_tp): check_type(v, v_tp) for k, v in value.items()}
+        return {check_type(k, k_tp): check_type(v, v_tp, where, f"{key}.{k}") for k, v in value.items()}
     if isinstance(tp, type):
         if isinstance(value, tp):
             return value
@@ -180,37 +192,72 @@ def field_types(cls: type) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
 
 
-def check_fields(cls: type, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+def check_fields(cls: type, data: Mapping[str, Any], where: str, prefix: str = "") -> dict[str, Any]:
     """Each value of ``data`` checked against ``cls``'s field type; the first mismatch is a `ConfigError`."""
     tps = field_types(cls)
     out = {}
     for name, value in data.items():
         try:
-            out[name] = check_type(value, tps[name])
+            out[name] = check_type(value, tps[name], where, prefix + name)
         except _Mismatch:
-            raise ConfigError(f"{where}: {name} must be {_describe(tps[name])}, got {value!r}") from None
+            raise ConfigError(f"{where}: {prefix}{name} must be {_describe(tps[name])}, got {value!r}") from None
     return out
 
 
-def from_mapping(cls: type[C], data: Mapping[str, Any], *, where: str = "config") -> C:
-    """Build a dataclass from a mapping: unknown keys named, values type-checked, validation errors prefixed."""
+def check_values(obj: Any) -> None:
+    """Every field of dataclass ``obj`` checked against its type and normalised in place (call it first in
+    ``__post_init__``): a config built in Python fails as one read from YAML does, a `ValueError` naming the field."""
+    for name, tp in field_types(type(obj)).items():
+        try:
+            setattr(obj, name, check_type(getattr(obj, name), tp))
+        except _Mismatch:
+            raise ValueError(f"{name} must be {_describe(tp)}, got {getattr(obj, name)!r}") from None
+
+
+def section_class(tp: Any) -> type | None:
+    """The dataclass a field's type names, looking inside ``X | None``: such a field is a nested section."""
+    arms = get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)
+    return next((a for a in arms if dataclasses.is_dataclass(a)), None)
+
+
+def from_mapping(cls: type[C], data: Mapping[str, Any], *, where: str = "config", prefix: str = "") -> C:
+    """Build a dataclass from a mapping, nested sections included: unknown keys named, values type-checked,
+    validation errors prefixed with ``where`` and the section (a `ConfigError` raised by the dataclass's own
+    validation names its field already and is passed on as it is)."""
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(map(str, set(data) - names))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}")
-    values = check_fields(cls, data, where)
+        raise ConfigError(f"{where}: {prefix}expected a mapping, got {type(data).__name__}")
+    unknown = sorted(map(str, set(data) - {f.name for f in dataclasses.fields(cls)}))  # type: ignore[arg-type]
+    if unknown:  # a key of a section given at the top level (a flat config from before the section): say where
+        tps = field_types(cls)
+        home = {k: n for n, tp in tps.items() if (sub := section_class(tp)) for k in field_types(sub)}
+        hint = "; ".join(
+            f"{k} belongs in the {home[k]} section ({home[k]}: {{{k}: ...}})" for k in unknown if k in home
+        )
+        names = ", ".join(prefix + k for k in unknown)
+        raise ConfigError(f"{where}: unknown key(s) {names}; {hint or 'allowed: ' + ', '.join(sorted(tps))}")
+    values = check_fields(cls, data, where, prefix)
     try:
         return cls(**values)
+    except ConfigError:
+        raise
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"{where}: {err}") from None
+        raise ConfigError(f"{where}: {prefix[:-1] + ': ' if prefix else ''}{err}") from None
+
+
+def merge(cls: type, data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``overrides`` on top of ``data``; a section given in both is merged field by field (a flag sets one)."""
+    tps = field_types(cls)
+    for key, value in overrides.items():
+        sub = section_class(tps[key]) if key in tps else None
+        if sub is not None and isinstance(value, Mapping) and isinstance(data.get(key), Mapping):
+            value = merge(sub, dict(data[key]), value)
+        data[key] = value
+    return data
 
 
 def load_config(cls: type[C], path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> C:
     """The one config loader: YAML file (optional), then ``overrides`` (e.g. flags) on top."""
-    data = read_yaml_mapping(path) if path is not None else {}
-    data.update(overrides or {})
+    data = merge(cls, read_yaml_mapping(path) if path is not None else {}, overrides or {})
     where = str(path) if path is not None else cls.__name__
     return from_mapping(cls, data, where=where)
 
@@ -274,17 +321,22 @@ def add_config_flags(
     aliases: Mapping[str, tuple[str, ...]] | None = None,
     prefix: str = "",
 ) -> None:
-    """One ``--field-name`` option per field of ``cls`` with the field's help; booleans get ``--no-…`` too.
-    With ``prefix`` (a nested section, e.g. ``judge``) the options are ``--judge-field-name``.
+    """One ``--field-name`` option per field of ``cls`` with the field's help; booleans get ``--no-…`` too; a
+    section's fields get ``--section.field-name``. ``skip`` and ``aliases`` (more names for an option) take
+    dotted names for a section's fields (``"endpoint.url"``).
 
     Options that are not given stay out of the namespace (``argparse.SUPPRESS``), so `config_overrides` returns
     only what the user typed and a YAML file's values are kept for the rest."""
-    group = parser.add_argument_group(f"{cls.__name__} fields (override the config file)")
+    group = parser.add_argument_group(f"{cls.__name__} fields ({f'--{prefix}…: ' if prefix else ''}override the YAML)")
     tps = field_types(cls)
     for f in dataclasses.fields(cls):
-        if f.name in skip:
+        name = prefix + f.name
+        if name in skip:
             continue
         tp = tps[f.name]
+        if (section := section_class(tp)) is not None:
+            add_config_flags(parser, section, skip=skip, aliases=aliases, prefix=f"{name}.")
+            continue
         default = (
             f.default
             if f.default is not MISSING
@@ -293,9 +345,8 @@ def add_config_flags(
             )
         )
         text = help_text(cls)[f.name] or f.name
-        dest = f"{prefix}_{f.name}" if prefix else f.name
-        names = [f"--{dest.replace('_', '-')}", *(aliases or {}).get(f.name, ())]
-        kw: dict[str, Any] = {"dest": dest, "default": argparse.SUPPRESS}
+        names = [f"--{name.replace('_', '-')}", *(aliases or {}).get(name, ())]
+        kw: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS}
         if tp is bool:
             group.add_argument(
                 *names,
@@ -308,28 +359,31 @@ def add_config_flags(
         if is_seq:
             kw["nargs"] = length or "+"
             kw["type"] = _flag_value(item)
-            kw["metavar"] = dest.upper()
+            kw["metavar"] = f.name.upper()
         else:
             kw["type"] = _flag_value(tp)
             if get_origin(tp) is Literal:
                 kw["choices"] = list(get_args(tp))
             else:
-                kw["metavar"] = dest.upper()
+                kw["metavar"] = f.name.upper()
         group.add_argument(*names, help=f"{text} (default: {default!r})".replace("%", "%%"), **kw)
 
 
 def config_overrides(args: argparse.Namespace, cls: type, prefix: str = "") -> dict[str, Any]:
-    """The fields of ``cls`` given on the command line (see `add_config_flags`, also for ``prefix``)."""
+    """The fields of ``cls`` given on the command line (see `add_config_flags`), a section's as a mapping."""
     given = vars(args)
-    out = {}
-    for name in (f.name for f in dataclasses.fields(cls)):  # type: ignore[arg-type]
-        dest = f"{prefix}_{name}" if prefix else name
-        if dest in given:
-            value = given[dest]
+    out: dict[str, Any] = {}
+    for field_name, tp in field_types(cls).items():
+        name = prefix + field_name
+        if (section := section_class(tp)) is not None:
+            if sub := config_overrides(args, section, f"{name}."):
+                out[field_name] = sub
+        elif name in given:
+            value = given[name]
             # `--levels '{counting: [0, 1]}'`: one word that is itself a list or mapping stands for the whole value
             if isinstance(value, list) and len(value) == 1 and isinstance(value[0], (list, dict)):
                 value = value[0]
-            out[name] = value
+            out[field_name] = value
     return out
 
 

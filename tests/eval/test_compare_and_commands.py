@@ -10,7 +10,7 @@ import pytest
 from thinkvl.eval.commands import add_commands
 from thinkvl.eval.compare import compare_runs
 from thinkvl.eval.registry import BENCHMARKS
-from thinkvl.eval.runner import run_eval
+from thinkvl.eval.runner import EvalConfig, run_eval
 
 
 @pytest.fixture
@@ -18,9 +18,14 @@ def two_runs(data_dir, tmp_path, reward_config, kit):
     kit.add_images(data_dir / "mathvista", ["images/1.jpg", "images/2.jpg", "images/3.jpg"])
     kit.add_images(data_dir / "chartqa" / "test" / "png", ["41699051005347.png", "multi_col_1.png"])
     a, b = tmp_path / "model-a", tmp_path / "model-b"
-    common = {"data_dir": data_dir, "reward_config": reward_config, "progress": False}
-    run_eval(["mathvista", "chartqa"], kit.always_right, a, **common)
-    run_eval(["mathvista"], kit.half_right, b, thinking_budgets=[None, 32], **common)
+    common = {"reward": reward_config, "progress": False}
+    run_eval(EvalConfig(tasks=["mathvista", "chartqa"], data_dir=str(data_dir)), kit.always_right, a, **common)
+    run_eval(
+        EvalConfig(tasks=["mathvista"], data_dir=str(data_dir), thinking_budgets=[None, 32]),
+        kit.half_right,
+        b,
+        **common,
+    )
     return a, b
 
 

@@ -14,9 +14,10 @@ import pytest
 from thinkvl.data.record import Record
 from thinkvl.eval.endpoint import EndpointModel
 from thinkvl.eval.registry import get_benchmark
-from thinkvl.eval.runner import EvalConfig, EvalError, predictions_path, run_eval
+from thinkvl.eval.runner import EndpointConfig, EvalConfig, EvalError, predictions_path, run_eval
 from thinkvl.eval.stub_server import Reply, StubServer, chat_reply, completion_reply
 from thinkvl.model.chat import parse_response, render_prompt
+from thinkvl.model.tokens import ANSWER_BUDGET
 
 ANSWER = "<think>Short.</think><answer>It is <|begin_of_box|>4<|end_of_box|></answer>"
 
@@ -34,8 +35,8 @@ def _item_of(body: dict) -> str:
     return body["messages"][0]["content"][0]["text"].split()[-1]
 
 
-def _model(server: StubServer, **kw) -> EndpointModel:
-    return EndpointModel(server.url, "served-glm", **{"backoff": 0.01, **kw})
+def _model(server: StubServer, answer_budget: int = ANSWER_BUDGET, **kw) -> EndpointModel:
+    return EndpointModel(EndpointConfig(server.url, "served-glm", **kw), answer_budget=answer_budget, backoff=0.01)
 
 
 def _collect(model: EndpointModel, records: list[Record], root: Path, budget: int | None = None) -> dict:
@@ -56,10 +57,9 @@ def test_request_carries_every_image_and_frame_in_record_order(tmp_path, kit, mo
     ]
     record = _record("shape-1", parts)
     monkeypatch.setenv("MY_KEY", "sk-test")
-    config = EvalConfig(endpoint="http://x/v1", served_model="glm", api_key_env="MY_KEY", temperature=0.6, top_p=0.9)
     with StubServer(lambda path, body: chat_reply(ANSWER)) as server:
-        config.endpoint = server.url
-        texts = EndpointModel.from_config(config)([record], tmp_path, None)
+        config = EndpointConfig(server.url, "glm", api_key_env="MY_KEY", temperature=0.6, top_p=0.9)
+        texts = EndpointModel(config)([record], tmp_path, None)
     assert texts == [ANSWER]
     (seen,) = server.requests
     assert seen.path == "/v1/chat/completions" and seen.headers["authorization"] == "Bearer sk-test"
@@ -77,14 +77,14 @@ def test_request_carries_every_image_and_frame_in_record_order(tmp_path, kit, mo
 
 
 def test_missing_api_key_variable_is_a_clear_error():
-    config = EvalConfig(endpoint="http://127.0.0.1:9/v1", served_model="m", api_key_env="THINKVL_NO_SUCH_VAR")
+    config = EndpointConfig("http://127.0.0.1:9/v1", "m", api_key_env="THINKVL_NO_SUCH_VAR")
     with pytest.raises(ValueError, match="THINKVL_NO_SUCH_VAR"):
-        EndpointModel.from_config(config)
+        EndpointModel(config)
 
 
 def test_config_refuses_an_endpoint_without_a_model_name():
     with pytest.raises(ValueError, match="served_model"):
-        EvalConfig(endpoint="http://localhost:8000/v1")
+        EndpointConfig("http://localhost:8000/v1")
 
 
 # ------------------------------------------------------------------ thinking budgets
@@ -213,7 +213,7 @@ def test_hard_timeout_retries_a_slow_reply_and_gives_up_on_a_stuck_one(tmp_path)
 
     start = time.monotonic()
     with StubServer(reply) as server:
-        got = _collect(_model(server, timeout=0.4, max_attempts=2), _text_records(2), tmp_path)
+        got = _collect(_model(server, request_timeout=0.4, max_attempts=2), _text_records(2), tmp_path)
         elapsed = time.monotonic() - start
     assert got["item-000"].text == ANSWER and got["item-000"].info["attempts"] == 2
     assert got["item-001"].text is None and "no reply within 0.4 s" in got["item-001"].error
@@ -260,9 +260,9 @@ def test_failed_items_are_error_rows_left_out_of_the_score_and_retried_on_resume
         return Reply(502, {"error": "bad gateway"}) if record.id in broken else model_reply(body)
 
     out = tmp_path / "run"
-    common = {"data_dir": mathvista_data, "reward_config": reward_config, "progress": False}
+    config = EvalConfig(tasks=["mathvista"], data_dir=str(mathvista_data))
     with StubServer(reply) as server:
-        results = run_eval(["mathvista"], _model(server, max_attempts=2), out, **common)
+        results = run_eval(config, _model(server, max_attempts=2), out, reward=reward_config, progress=False)
     result = results["benchmarks"]["mathvista"]["budgets"]["none"]
     assert result["n"] == 2 and result["value"] == 100.0  # the failed item is not scored as wrong
     assert result["extra"]["errors"] == 1 and "mathvista-2: HTTP 502" in result["extra"]["first_error"]
@@ -271,7 +271,7 @@ def test_failed_items_are_error_rows_left_out_of_the_score_and_retried_on_resume
 
     broken.clear()
     with StubServer(reply) as server:
-        results = run_eval(["mathvista"], _model(server), out, **common)
+        results = run_eval(config, _model(server), out, reward=reward_config, progress=False)
     sent = [by_text[json.dumps(r.body["messages"][0]["content"][-1]["text"])].id for r in server.requests]
     assert sent == ["mathvista-2"]  # only the failed item is sent again
     result = results["benchmarks"]["mathvista"]["budgets"]["none"]
@@ -281,23 +281,23 @@ def test_failed_items_are_error_rows_left_out_of_the_score_and_retried_on_resume
 # ------------------------------------------------------------------ before anything is sent
 def test_preflight_names_an_unreachable_server_a_refused_key_and_a_wrong_model(tmp_path):
     with StubServer(lambda path, body: chat_reply(ANSWER), models=["glm41v"]) as server:
-        EndpointModel(server.url, "glm41v").preflight()  # served: fine
+        EndpointModel(EndpointConfig(server.url, "glm41v")).preflight()  # served: fine
         with pytest.raises(EvalError, match=r"serves glm41v, not 'qwen'"):
-            EndpointModel(server.url, "qwen").preflight()
+            EndpointModel(EndpointConfig(server.url, "qwen")).preflight()
     with StubServer(lambda path, body: chat_reply(ANSWER)) as server:
-        EndpointModel(server.url, "anything").preflight()  # no /models route: taken on trust
+        EndpointModel(EndpointConfig(server.url, "anything")).preflight()  # no /models route: taken on trust
         url = server.url
     with pytest.raises(EvalError, match="can't reach the server"):
-        EndpointModel(url, "m").preflight()  # the server is gone
+        EndpointModel(EndpointConfig(url, "m")).preflight()  # the server is gone
 
 
 def test_cli_endpoint_errors_are_one_line(tmp_path, capsys):
     from thinkvl.cli import main
 
     assert main(["eval", "--endpoint", "localhost:8000", "--served-model", "m", "--out", str(tmp_path)]) == 2
-    assert "endpoint must be an http(s) URL" in capsys.readouterr().err
+    assert "endpoint: url must be an http(s) URL" in capsys.readouterr().err
     assert main(["eval", "--endpoint", "http://localhost:8000/v1", "--out", str(tmp_path)]) == 2
-    assert "needs served_model" in capsys.readouterr().err
+    assert "endpoint: served_model must name the model the server knows" in capsys.readouterr().err
 
 
 def test_a_consumer_that_stops_early_cancels_what_is_in_flight(tmp_path):

@@ -94,7 +94,7 @@ def test_served_run_scores_equal_replaying_the_same_responses(mathvista, tmp_pat
     assert {k: (r["response"], r["correct"]) for k, r in rows_a.items()} == {
         k: (r["response"], r["correct"]) for k, r in rows_b.items()
     }
-    assert json.loads((served / "run.json").read_text())["model"]["served_model"] == "bard"
+    assert json.loads((served / "run.json").read_text())["endpoint"]["served_model"] == "bard"
 
 
 @pytest.mark.slow

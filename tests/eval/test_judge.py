@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from thinkvl.config import config_from_args
 from thinkvl.data.record import Record
 from thinkvl.eval.commands import add_commands
 from thinkvl.eval.judge_protocols import (
@@ -23,7 +24,7 @@ from thinkvl.eval.judge_protocols import (
     mmlongbench_score,
     official_prompt,
 )
-from thinkvl.eval.judging import JudgeOptions, judged_answer
+from thinkvl.eval.judging import JudgeConfig, judged_answer
 from thinkvl.eval.runner import EvalConfig, run_eval
 from thinkvl.eval.stub_server import Reply, StubServer, chat_reply
 from thinkvl.model.chat import format_response
@@ -77,17 +78,12 @@ def test_replayed_official_extractions_reproduce_the_official_mathvista_verdicts
         return chat_reply(bard["said"][text[len(demo) + 2 : -len(EXTRACTED)]])
 
     with StubServer(reply) as stub:
-        judge = JudgeOptions(endpoint=stub.url, model="gpt-4", cache_dir=str(tmp_path / "cache"))
-        results = run_eval(
-            ["mathvista"], _replay(bard["saved"]), tmp_path / "run", data_dir=bard["data"], lenient=True,
-            progress=False, judge=judge,
-        )  # fmt: skip
+        judge = JudgeConfig(endpoint=stub.url, model="gpt-4", cache_dir=str(tmp_path / "cache"))
+        config = EvalConfig(tasks=["mathvista"], data_dir=str(bard["data"]), lenient=True, judge=judge)
+        results = run_eval(config, _replay(bard["saved"]), tmp_path / "run", progress=False)
         asked = len(stub.requests)
         # A re-run (a new run directory, the same cache) asks the judge nothing.
-        again = run_eval(
-            ["mathvista"], _replay(bard["saved"]), tmp_path / "run2", data_dir=bard["data"], lenient=True,
-            progress=False, judge=judge,
-        )  # fmt: skip
+        again = run_eval(config, _replay(bard["saved"]), tmp_path / "run2", progress=False)
         assert len(stub.requests) == asked
     rows = [json.loads(line) for line in (tmp_path / "run" / "predictions" / "mathvista@none.jsonl").open()]
     agree = sum(row["correct"] == bard["official"][row["id"].split("-")[1]]["true_false"] for row in rows)
@@ -151,28 +147,31 @@ def test_chartmuseum_is_judged_officially_from_the_command_line(tmp_path, kit, c
 def test_a_failing_judge_leaves_an_error_row_that_resume_retries(tmp_path, kit) -> None:
     data, saved = _chartmuseum(tmp_path, kit)
     options = {"model": "m", "cache_dir": str(tmp_path / "cache"), "max_attempts": 1}
+
+    def config(url: str) -> EvalConfig:
+        return EvalConfig(tasks=["chartmuseum"], data_dir=str(data), judge=JudgeConfig(endpoint=url, **options))
+
     with StubServer(lambda path, body: Reply(503, {"error": "busy"})) as down:
-        first = run_eval(["chartmuseum"], _replay(saved), tmp_path / "run", data_dir=data, progress=False,
-                         judge=JudgeOptions(endpoint=down.url, **options))  # fmt: skip
+        first = run_eval(config(down.url), _replay(saved), tmp_path / "run", progress=False)
     assert first["benchmarks"]["chartmuseum"]["budgets"]["none"]["extra"]["errors"] == 2
     rows = [json.loads(x) for x in (tmp_path / "run/predictions/chartmuseum@none.jsonl").open()]
     assert all(r["error"].startswith("judge: HTTP 503") and r["generation"]["response"] for r in rows)
     with StubServer(lambda path, body: chat_reply("Yes")) as up:
-        second = run_eval(["chartmuseum"], _replay(saved), tmp_path / "run", data_dir=data, progress=False,
-                          judge=JudgeOptions(endpoint=up.url, **options))  # fmt: skip
+        second = run_eval(config(up.url), _replay(saved), tmp_path / "run", progress=False)
     assert second["benchmarks"]["chartmuseum"]["budgets"]["none"]["value"] == 100.0
 
 
 def test_rows_scored_without_a_judge_are_judged_on_resume_without_generating(tmp_path, kit) -> None:
     data, saved = _chartmuseum(tmp_path, kit)
-    run_eval(["chartmuseum"], _replay(saved), tmp_path / "run", data_dir=data, progress=False)
+    run_eval(EvalConfig(tasks=["chartmuseum"], data_dir=str(data)), _replay(saved), tmp_path / "run", progress=False)
 
     def no_generation(records, root, budget):
         raise AssertionError("nothing should be generated again")
 
     with StubServer(lambda path, body: chat_reply("Yes")) as stub:
-        judged = run_eval(["chartmuseum"], no_generation, tmp_path / "run", data_dir=data, progress=False,
-                          judge=JudgeOptions(endpoint=stub.url, model="m", cache_dir=str(tmp_path / "c")))  # fmt: skip
+        judge = JudgeConfig(endpoint=stub.url, model="m", cache_dir=str(tmp_path / "c"))
+        config = EvalConfig(tasks=["chartmuseum"], data_dir=str(data), judge=judge)
+        judged = run_eval(config, no_generation, tmp_path / "run", progress=False)
         assert len(stub.requests) == 2
     assert judged["benchmarks"]["chartmuseum"]["budgets"]["none"]["value"] == 100.0
 
@@ -192,18 +191,22 @@ def test_list_shows_judged_benchmarks_as_official(capsys) -> None:
 
 def test_yaml_judge_section_and_flags(tmp_path) -> None:
     config = EvalConfig(judge={"endpoint": "http://h/v1", "model": "j"})
-    assert isinstance(config.judge, JudgeOptions) and config.judge.enabled
+    assert isinstance(config.judge, JudgeConfig) and EvalConfig().judge is None
     yaml_file = tmp_path / "eval.yaml"
     yaml_file.write_text("tasks: [chartmuseum]\njudge:\n  endpoint: http://judge:8000/v1\n  model: qwen\n")
-    from thinkvl.eval.commands import eval_config
-
-    args = _parser().parse_args(["run", "--out", "o", "--config", str(yaml_file), "--judge-model", "other"])
-    config = eval_config(args)
-    assert (config.judge.endpoint, config.judge.model) == ("http://judge:8000/v1", "other")
+    for flag in ("--judge-model", "--judge.model"):  # the short flag and the section's own
+        args = _parser().parse_args(["run", "--out", "o", "--config", str(yaml_file), flag, "other"])
+        config = config_from_args(EvalConfig, args, args.config)
+        assert (config.judge.endpoint, config.judge.model) == ("http://judge:8000/v1", "other")
+    args = _parser().parse_args(["run", "--out", "o", "--judge-endpoint", "http://j/v1", "--judge.concurrency", "2"])
+    with pytest.raises(ValueError, match="judge: a judge endpoint needs the judge model"):
+        config_from_args(EvalConfig, args)
     with pytest.raises(ValueError, match="judge model"):
-        JudgeOptions(endpoint="http://h/v1")
+        JudgeConfig(endpoint="http://h/v1")
     with pytest.raises(ValueError, match="http"):
-        JudgeOptions(endpoint="judge:8000", model="m")
+        JudgeConfig(endpoint="judge:8000", model="m")
+    with pytest.raises(ValueError, match="concurrency must be an integer"):
+        JudgeConfig(endpoint="http://h/v1", model="m", concurrency="8")
 
 
 # ------------------------------------------------------------------ the protocols one by one

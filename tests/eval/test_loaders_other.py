@@ -151,7 +151,7 @@ def test_webquest_screenshots_and_design2code(data_dir, tmp_path, kit):
 def test_refcoco_avg_reads_eight_splits_and_averages_them(tmp_path, kit):
     """RefCOCO-avg: every split of RefCOCO, RefCOCO+ and RefCOCOg, reported per split and as their mean."""
     from thinkvl.eval.registry import REFCOCO_SPLITS, get_benchmark
-    from thinkvl.eval.runner import run_eval
+    from thinkvl.eval.runner import EvalConfig, run_eval
 
     def row(qid: str) -> dict:
         return {"question_id": qid, "image": kit.image_struct(size=(200, 100)), "answer": ["thing"],
@@ -172,8 +172,8 @@ def test_refcoco_avg_reads_eight_splits_and_averages_them(tmp_path, kit):
         return [kit.respond(kit.box_of(r)) if r.meta["subset"].startswith("RefCOCO ") else kit.respond("[0, 0, 1, 1]")
                 for r in recs]  # fmt: skip
 
-    results = run_eval(["refcoco_avg"], right_in_refcoco_only, tmp_path / "run", data_dir=tmp_path / "d",
-                       progress=False)  # fmt: skip
+    config = EvalConfig(tasks=["refcoco_avg"], data_dir=str(tmp_path / "d"))
+    results = run_eval(config, right_in_refcoco_only, tmp_path / "run", progress=False)
     metric = results["benchmarks"]["refcoco_avg"]["budgets"]["none"]
     per_split = metric["breakdown"]["subset"]
     assert (

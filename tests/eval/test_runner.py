@@ -21,7 +21,8 @@ def bench_data(data_dir, kit):
 
 
 def _run(tasks, generate, out, data_dir, reward_config, **kw):
-    return run_eval(tasks, generate, out, data_dir=data_dir, reward_config=reward_config, progress=False, **kw)
+    config = EvalConfig(tasks=tasks, data_dir=str(data_dir), **kw)
+    return run_eval(config, generate, out, reward=reward_config, progress=False)
 
 
 def _lines(path):

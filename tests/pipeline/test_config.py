@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from thinkvl.config import help_text
 from thinkvl.data.pipeline.config import (
     ConfigError,
     DedupConfig,
@@ -14,7 +15,6 @@ from thinkvl.data.pipeline.config import (
     ImageQualityConfig,
     RelevanceConfig,
     TextQualityConfig,
-    describe,
     load_pipeline_config,
     pipeline_from_mapping,
     to_mapping,
@@ -32,8 +32,7 @@ def test_demo_config_loads_and_round_trips() -> None:
 
 def test_every_field_has_help() -> None:
     for cls in (FilterPipelineConfig, ImageQualityConfig, TextQualityConfig, RelevanceConfig, DedupConfig):
-        for line in describe(cls).splitlines():
-            assert line.split("): ", 1)[1].strip(), line
+        assert all(text.strip() for text in help_text(cls).values()), cls
 
 
 @pytest.mark.parametrize(
@@ -45,7 +44,7 @@ def test_every_field_has_help() -> None:
         ({"input": "i", "output": "o", "filters": [{"dedup": {"bands": 7}}]}, "dedup.bands"),
         ({"input": "i", "output": "o", "filters": [{"dedup": {"image_hash": "md5"}}]}, "image_hash"),
         ({"input": "i", "output": "o", "filters": [{"image_quality": {"min_side": "big"}}]}, "min_side"),
-        ({"input": "i", "output": "o", "filters": [{"image_quality": {"min_sides": 3}}]}, "unknown key 'min_sides'"),
+        ({"input": "i", "output": "o", "filters": [{"image_quality": {"min_sides": 3}}]}, "unknown key.*min_sides"),
         ({"input": "i", "output": "o", "filters": [{"relevance": {}}]}, "relevance.model"),
         ({"input": "i", "output": "o", "filters": [{"relevance": {"model": "m", "threshold": 3}}]}, "threshold"),
         ({"input": "i", "output": "o", "filters": [{"text_quality": {"language": "fr"}}]}, "language"),
@@ -53,7 +52,7 @@ def test_every_field_has_help() -> None:
         ({"input": "i", "output": "o", "filters": [{"dedup": {}}, {"dedup": {}}]}, "at most once"),
         ({"input": "i", "output": "i", "filters": [{"dedup": {}}]}, "must differ from input"),
         ({"input": "i", "output": "o", "workers": 0, "filters": [{"dedup": {}}]}, "workers"),
-        ({"input": "i", "output": "o", "colour": 1, "filters": [{"dedup": {}}]}, "unknown key 'colour'"),
+        ({"input": "i", "output": "o", "colour": 1, "filters": [{"dedup": {}}]}, "unknown key.*colour"),
         ({"input": "i", "output": "o", "filters": [{"dedup": {}, "text_quality": {}}]}, "one-key mapping"),
     ],
 )

@@ -28,7 +28,7 @@ def test_yaml_file_overrides(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"limits": {"time_limt_s": 1}}, "unknown key 'time_limt_s'"),
+        ({"limits": {"time_limt_s": 1}}, "unknown key.*time_limt_s"),
         ({"reward_range": [1, 0]}, "reward_range"),
         ({"judge": {"weight": 1.0}}, "never the only signal"),
         ({"limits": {"isolation": "thread"}}, "isolation"),
@@ -42,7 +42,7 @@ def test_bad_config_is_a_named_error(data: dict, message: str) -> None:
 
 
 def test_bad_verifier_options_fail_at_construction() -> None:
-    with pytest.raises(RewardError, match="unknown option 'tolerance'"):
+    with pytest.raises(RewardError, match=r"options \(verifier 'chart'\): unknown key\(s\) tolerance; allowed: "):
         RewardSystem({"domains": {"chart": {"options": {"tolerance": 1}}}, "limits": {"isolation": "none"}})
     with pytest.raises(RewardError, match="rel_tol"):
         RewardSystem({"domains": {"chart": {"options": {"rel_tol": 5}}}, "limits": {"isolation": "none"}})

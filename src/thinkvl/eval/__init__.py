@@ -1,9 +1,9 @@
 """Evaluation harness: the report's 28 benchmarks (plus the synthetic suite), their loaders and metrics, a resumable
 runner scoring through `thinkvl.reward`, markdown/plot reports, and run comparison.
 
-    from thinkvl.eval import run_eval
-    results = run_eval(["mathvista", "ocrbench"], generate, "runs/eval1", thinking_budgets=[None, 1024],
-                       data_dir="benchmarks/")
+    from thinkvl.eval import EvalConfig, run_eval
+    config = EvalConfig(tasks=["mathvista", "ocrbench"], thinking_budgets=[None, 1024], data_dir="benchmarks/")
+    results = run_eval(config, generate, "runs/eval1")
 """
 
 from thinkvl.eval.compare import compare_runs

@@ -15,17 +15,27 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from thinkvl.config import add_config_flags, config_from_args, config_overrides, from_mapping, load_config
+from thinkvl.config import add_config_flags, config_from_args
 from thinkvl.data.record import Record
 from thinkvl.eval.compare import compare_runs
-from thinkvl.eval.judging import JudgeOptions
+from thinkvl.eval.judging import JudgeConfig
 from thinkvl.eval.registry import BENCHMARK_LIST, BenchmarkError
-from thinkvl.eval.runner import EvalConfig, EvalError, Generate, StreamingModel, run_eval
+from thinkvl.eval.runner import EndpointConfig, EvalConfig, EvalError, Generate, StreamingModel, run_eval
 
 GenerateFactory = Callable[[argparse.Namespace], Generate]
+# Short names, and the flags of the fields that moved into the endpoint section (--concurrency: --endpoint.concurrency)
+EVAL_FLAG_ALIASES = {
+    "thinking_budgets": ("--budgets",),
+    "endpoint.url": ("--endpoint",),
+    **{f"endpoint.{f.name}": (f"--{f.name.replace('_', '-')}",) for f in fields(EndpointConfig) if f.name != "url"},
+}
+# The judge section's flags also as --judge-FIELD (--judge-endpoint URL --judge-model NAME)
+JUDGE_FLAG_ALIASES = {f"judge.{f.name}": (f"--judge-{f.name.replace('_', '-')}",) for f in fields(JudgeConfig)}
+EVAL_FLAG_ALIASES.update(JUDGE_FLAG_ALIASES)
 
 
 def replay_generate(path: str | Path) -> Generate:
@@ -50,35 +60,25 @@ def replay_generate(path: str | Path) -> Generate:
     return generate
 
 
-def eval_config(args: argparse.Namespace) -> EvalConfig:
-    """The run's config: the YAML (``--config``), then the flags, ``--judge-…`` ones into its judge section."""
-    config = config_from_args(EvalConfig, args, args.config)
-    judge = config_overrides(args, JudgeOptions, prefix="judge")
-    if judge:
-        config.judge = from_mapping(JudgeOptions, {**vars(config.judge), **judge}, where="judge flags")
-    return config
-
-
 def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argparse.Namespace], int]:
     def handle(args: argparse.Namespace) -> int:
         try:
-            config = eval_config(args)
+            config = config_from_args(EvalConfig, args, args.config)
             sources = [bool(args.responses), bool(args.model), config.endpoint is not None]
             if sum(sources) > 1:
                 print("error: give one of --model, --endpoint and --responses", file=sys.stderr)
                 return 2
             generate: Generate | StreamingModel
-            info: dict[str, Any] | None = None
             if args.responses:
                 generate = replay_generate(args.responses)
             elif config.endpoint is not None:
                 from thinkvl.eval.endpoint import EndpointModel
 
-                endpoint = EndpointModel.from_config(config)
+                endpoint = EndpointModel(config.endpoint, answer_budget=config.answer_budget)
                 for budget in config.thinking_budgets:
                     endpoint.check([], budget)  # a budget the server can't enforce fails before loading anything
                 endpoint.preflight()
-                generate, info = endpoint, endpoint.describe()
+                generate = endpoint
             elif generate_factory is not None and args.model:
                 generate = generate_factory(args)
             else:
@@ -88,24 +88,7 @@ def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argp
                     file=sys.stderr,
                 )
                 return 2
-            results = run_eval(
-                config.tasks,
-                generate,
-                args.out,
-                config.thinking_budgets,
-                config.batch_size,
-                config.limit,
-                data_dir=config.data_dir,
-                lenient=config.lenient,
-                on_missing=config.on_missing,
-                download=config.download,
-                reward_config=config.reward_config,
-                loader_options=config.loader_options,
-                scoring_workers=config.scoring_workers,
-                progress=not args.quiet,
-                model_info=info,
-                judge=config.judge,
-            )
+            results = run_eval(config, generate, args.out, progress=not args.quiet)
         except (BenchmarkError, EvalError, FileNotFoundError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -147,15 +130,12 @@ def handle_compare(args: argparse.Namespace) -> int:
 def handle_list(args: argparse.Namespace) -> int:
     """The benchmark table; with a judge (flags or ``--config``), the judged benchmarks are marked official."""
     try:
-        judge = load_config(JudgeOptions, None, config_overrides(args, JudgeOptions, prefix="judge"))
-        if args.config:
-            config = eval_config(args)
-            judge = config.judge
+        judge = config_from_args(EvalConfig, args, args.config).judge
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for b in BENCHMARK_LIST:
-        scoring = b.scoring_with(judge.enabled)
+        scoring = b.scoring_with(judge is not None)
         status = {
             "rule": "offline",
             "approx": "offline (approx.)",
@@ -164,7 +144,7 @@ def handle_list(args: argparse.Namespace) -> int:
         }[scoring]
         source = f"{b.hf_id}:{b.split}" if b.hf_id else b.files
         print(f"{b.name:18} {b.group:14} {b.title:20} {b.metric:18} {status:18} {source}")
-    if not judge.enabled:
+    if judge is None:
         print("\napprox.: scored by rule; give --judge-endpoint URL --judge-model NAME for the official judge protocol")
     return 0
 
@@ -177,8 +157,7 @@ def add_commands(subparsers: Any, generate_factory: GenerateFactory | None = Non
     run.add_argument("--out", required=True, help="run directory (re-run with the same one to resume)")
     run.add_argument("--config", help="eval YAML (fields of EvalConfig); flags override it")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
-    add_config_flags(run, EvalConfig, aliases={"thinking_budgets": ("--budgets",)}, skip=("judge",))
-    add_config_flags(run, JudgeOptions, prefix="judge")
+    add_config_flags(run, EvalConfig, aliases=EVAL_FLAG_ALIASES)
     run.set_defaults(func=make_run_handler(generate_factory))
 
     compare = subparsers.add_parser("compare", help="put evaluation runs side by side")
@@ -190,5 +169,5 @@ def add_commands(subparsers: Any, generate_factory: GenerateFactory | None = Non
 
     lst = subparsers.add_parser("list", help="the benchmark table: groups, metrics, data sources")
     lst.add_argument("--config", help="eval YAML: its judge section marks the judged benchmarks official")
-    add_config_flags(lst, JudgeOptions, prefix="judge")
+    add_config_flags(lst, JudgeConfig, prefix="judge.", aliases=JUDGE_FLAG_ALIASES)
     lst.set_defaults(func=handle_list)

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from thinkvl.data.record import Record, content_parts
-from thinkvl.eval.runner import EvalConfig, EvalError, Generated
+from thinkvl.eval.runner import EndpointConfig, EvalError, Generated
 from thinkvl.model.chat import render_prompt
 from thinkvl.model.tokens import ANSWER_BUDGET, FORCE_ANSWER_TEXT, THINK_CLOSE, THINK_OPEN
 
@@ -110,66 +110,22 @@ def reply_text(body: Any, chat: bool) -> tuple[str, str | None, bool]:
 class EndpointModel:
     """A served model as the eval runner's `StreamingModel` (also a plain ``generate`` callable)."""
 
-    def __init__(
-        self,
-        url: str,
-        model: str,
-        *,
-        api_key: str | None = None,
-        concurrency: int = 8,
-        timeout: float = 600.0,
-        max_attempts: int = 5,
-        backoff: float = 1.0,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        max_tokens: int | None = None,
-        answer_budget: int = ANSWER_BUDGET,
-        force_marker: str = "think_close",
-        budget_via: str = "continue",
-        extra: dict[str, Any] | None = None,
-    ):
-        if force_marker not in FORCE_ANSWER_TEXT:
-            raise ValueError(f"force_marker must be one of {sorted(FORCE_ANSWER_TEXT)}")
-        if budget_via not in ("continue", "completions", "refuse"):
-            raise ValueError(f"budget_via must be continue, completions or refuse, got {budget_via!r}")
-        self.url, self.model = url.rstrip("/"), model
-        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.concurrency, self.timeout, self.max_attempts, self.backoff = concurrency, timeout, max_attempts, backoff
-        self.sampling = {"temperature": temperature, "top_p": top_p}
-        self.max_tokens, self.answer_budget = max_tokens, answer_budget
-        self.marker = FORCE_ANSWER_TEXT[force_marker]
-        self.budget_via = budget_via
-        self.extra = dict(extra or {})
-
-    @classmethod
-    def from_config(cls, config: EvalConfig) -> EndpointModel:
-        """The model a config's endpoint fields describe; the API key is read from ``api_key_env``."""
-        if not config.endpoint or not config.served_model:
-            raise ValueError("an endpoint run needs endpoint (the server's URL) and served_model")
+    def __init__(self, config: EndpointConfig, *, answer_budget: int = ANSWER_BUDGET, backoff: float = 1.0):
+        """The API key is read from the environment variable ``config.api_key_env`` names."""
         key = None
         if config.api_key_env:
             key = os.environ.get(config.api_key_env)
             if not key:
                 raise ValueError(f"environment variable {config.api_key_env} (api_key_env) is not set")
-        return cls(
-            config.endpoint,
-            config.served_model,
-            api_key=key,
-            concurrency=config.concurrency,
-            timeout=config.request_timeout,
-            max_attempts=config.max_attempts,
-            temperature=config.temperature,
-            top_p=config.top_p,
-            max_tokens=config.max_tokens,
-            answer_budget=config.answer_budget,
-            force_marker=config.force_marker,
-            budget_via=config.budget_via,
-            extra=config.request_extra,
-        )
-
-    def describe(self) -> dict[str, Any]:
-        """What was evaluated, for run.json (never the key)."""
-        return {"endpoint": self.url, "served_model": self.model, **self.sampling, "budget_via": self.budget_via}
+        self.url, self.model = config.url.rstrip("/"), config.served_model
+        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.concurrency, self.timeout = config.concurrency, config.request_timeout
+        self.max_attempts, self.backoff = config.max_attempts, backoff
+        self.sampling = {"temperature": config.temperature, "top_p": config.top_p}
+        self.max_tokens, self.answer_budget = config.max_tokens, answer_budget
+        self.marker = FORCE_ANSWER_TEXT[config.force_marker]
+        self.budget_via = config.budget_via
+        self.extra = dict(config.request_extra)
 
     def preflight(self) -> None:
         """Fail in one line, before any item is sent, on a server that can't be reached, refuses the key, or

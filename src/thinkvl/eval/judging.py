@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thinkvl.config import option
+from thinkvl.config import check_values, option
 from thinkvl.data.loaders import atomic_write_text
 from thinkvl.data.record import Record
 from thinkvl.eval.judge_protocols import PROTOCOLS, Outcome, Protocol, Request
@@ -34,11 +34,12 @@ from thinkvl.model.tokens import ANSWER_CLOSE, ANSWER_OPEN, BOX_OPEN, THINK_CLOS
 
 
 @dataclass
-class JudgeOptions:
-    """The judge model used where a benchmark's official scorer uses an LLM (null endpoint: rule scoring)."""
+class JudgeConfig:
+    """The judge model used where a benchmark's official scorer uses an LLM: the ``judge:`` section of an eval
+    YAML; flags ``--judge.FIELD``, or ``--judge-FIELD`` (``--judge-endpoint URL --judge-model NAME``)."""
 
-    endpoint: str | None = option(None, "base URL of an OpenAI-compatible server hosting the judge (null: no judge)")
-    model: str | None = option(None, "the judge model's name on that server (the request's 'model')")
+    endpoint: str = option("", "base URL of an OpenAI-compatible server hosting the judge")
+    model: str = option("", "the judge model's name on that server (the request's 'model')")
     api_key_env: str | None = option(None, "environment variable holding the judge server's API key")
     cache_dir: str | None = option(None, "judge replies cached here, keyed by model and prompt (null: ~/.cache)")
     concurrency: int = option(8, "judge requests in flight at once")
@@ -49,17 +50,13 @@ class JudgeOptions:
     )
 
     def __post_init__(self) -> None:
-        if self.endpoint is not None:
-            if not self.endpoint.startswith(("http://", "https://")):
-                raise ValueError(f"judge endpoint must be an http(s) URL, got {self.endpoint!r}")
-            if not self.model:
-                raise ValueError("a judge endpoint needs the judge model's name (judge model)")
+        check_values(self)
+        if not self.endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"judge endpoint must be an http(s) URL, got {self.endpoint!r}")
+        if not self.model:
+            raise ValueError("a judge endpoint needs the judge model's name (judge model)")
         if self.concurrency < 1 or self.max_attempts < 1 or not self.timeout > 0:
             raise ValueError("judge concurrency and max_attempts must be >= 1 and timeout > 0")
-
-    @property
-    def enabled(self) -> bool:
-        return self.endpoint is not None
 
 
 def default_cache_dir() -> Path:
@@ -89,26 +86,21 @@ class Reply:
 class JudgeClient:
     """Chat requests to the judge model, answered from the disk cache when asked before."""
 
-    def __init__(self, options: JudgeOptions):
+    def __init__(self, options: JudgeConfig):
         from thinkvl.eval.endpoint import EndpointModel
+        from thinkvl.eval.runner import EndpointConfig
 
-        if not options.endpoint or not options.model:
-            raise ValueError("a judge needs endpoint and model")
-        key = None
-        if options.api_key_env:
-            key = os.environ.get(options.api_key_env)
-            if not key:
-                raise ValueError(f"environment variable {options.api_key_env} (judge api_key_env) is not set")
         self.model = options.model
-        self.transport = EndpointModel(
-            options.endpoint,
-            options.model,
-            api_key=key,
+        transport = EndpointConfig(
+            url=options.endpoint,
+            served_model=options.model,
+            api_key_env=options.api_key_env,
             concurrency=options.concurrency,
-            timeout=options.timeout,
+            request_timeout=options.timeout,
             max_attempts=options.max_attempts,
-            extra={},
+            request_extra={},
         )
+        self.transport = EndpointModel(transport)
         self.cache = Path(options.cache_dir) if options.cache_dir else default_cache_dir()
 
     def key(self, body: Request) -> str:
@@ -188,7 +180,7 @@ def _run(coro: Any) -> Any:
 class EvalJudge:
     """Applies each benchmark's official judge protocol to its scored rows."""
 
-    def __init__(self, options: JudgeOptions):
+    def __init__(self, options: JudgeConfig):
         self.options = options
         self.client = JudgeClient(options)
 

@@ -29,11 +29,11 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from thinkvl.config import option
+from thinkvl.config import check_values, option
 from thinkvl.data.loaders import atomic_write_text
 from thinkvl.data.record import Record
 from thinkvl.eval import metrics, report
-from thinkvl.eval.judging import EvalJudge, JudgeOptions
+from thinkvl.eval.judging import EvalJudge, JudgeConfig
 from thinkvl.eval.loaders import LoadedBenchmark, load_benchmark
 from thinkvl.eval.registry import Benchmark, BenchmarkError, resolve_tasks
 from thinkvl.eval.tables import DataNotFoundError
@@ -65,34 +65,12 @@ class StreamingModel(Protocol):
 
 
 @dataclass
-class EvalConfig:
-    """What `run_eval` runs; YAML maps onto it one to one (``thinkvl eval run --config eval.yaml``)."""
+class EndpointConfig:
+    """A model served behind an OpenAI-compatible API (`thinkvl.eval.endpoint`): the ``endpoint:`` section of an
+    eval YAML; flags ``--endpoint.FIELD``, or ``--endpoint URL`` and ``--FIELD`` for short (`EVAL_FLAG_ALIASES`)."""
 
-    tasks: list[str] = field(
-        default_factory=lambda: ["synth"], metadata={"help": "benchmarks, groups, 'all' or 'offline'"}
-    )
-    data_dir: str | None = field(default=None, metadata={"help": "directory holding one folder per benchmark"})
-    thinking_budgets: list[int | None] = field(
-        default_factory=lambda: [None], metadata={"help": "thinking-token caps to evaluate at (null: no cap)"}
-    )
-    batch_size: int = field(default=8, metadata={"help": "records per generate call (and per saved batch)"})
-    limit: int | None = field(default=None, metadata={"help": "at most this many items per benchmark"})
-    lenient: bool = field(default=False, metadata={"help": "lenient answer extraction, for models without box tokens"})
-    on_missing: Literal["error", "skip"] = field(
-        default="error", metadata={"help": "an item whose image/video is missing: stop (error) or skip it"}
-    )
-    download: bool = field(default=False, metadata={"help": "fetch annotations from the Hugging Face Hub if absent"})
-    reward_config: str | None = field(default=None, metadata={"help": "reward YAML (default: the packaged one)"})
-    scoring_workers: int = field(default=1, metadata={"help": "processes scoring responses in parallel"})
-    device: str = field(
-        default="auto", metadata={"help": "where --model runs: auto (the GPU when there is one), cpu, cuda:N"}
-    )
-    loader_options: dict[str, dict[str, Any]] = field(
-        default_factory=dict, metadata={"help": "per benchmark loader options, e.g. {videomme: {num_frames: 8}}"}
-    )
-    # ---- a served model (thinkvl.eval.endpoint); these fields are read only when `endpoint` is set
-    endpoint: str | None = option(None, "base URL of an OpenAI-compatible server, e.g. http://localhost:8000/v1")
-    served_model: str | None = option(None, "the model name the server knows (the request's 'model')")
+    url: str = option("", "base URL of an OpenAI-compatible server, e.g. http://localhost:8000/v1")
+    served_model: str = option("", "the model name the server knows (the request's 'model')")
     api_key_env: str | None = option(None, "environment variable holding the API key (sent as a Bearer token)")
     concurrency: int = option(8, "requests in flight at once")
     request_timeout: float = option(600.0, "seconds one HTTP request may take in all before it is retried")
@@ -100,7 +78,6 @@ class EvalConfig:
     temperature: float = option(0.0, "sampling temperature sent to the server (0: greedy, as the local path)")
     top_p: float = option(1.0, "top-p sent to the server")
     max_tokens: int | None = option(None, "token cap per response when the thinking budget is null (null: none)")
-    answer_budget: int = option(ANSWER_BUDGET, "tokens allowed for the answer after a thought is cut at its budget")
     force_marker: Literal["think_close", "end_of_solution"] = option(
         "think_close", "what closes a cut thought: '</think><answer>' or '<|end_of_solution|>'"
     )
@@ -115,21 +92,58 @@ class EvalConfig:
         "fields added to every request body (vLLM/SGLang keep the box tokens with skip_special_tokens: false; "
         "{} for servers that reject unknown fields)",
     )
-    judge: JudgeOptions = field(
-        default_factory=JudgeOptions,
-        metadata={"help": "a judge model for the benchmarks whose official scorer uses an LLM (thinkvl.eval.judging)"},
+
+    def __post_init__(self) -> None:
+        check_values(self)
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must be an http(s) URL, got {self.url!r}")
+        if not self.served_model:
+            raise ValueError("served_model must name the model the server knows")
+        if self.concurrency < 1 or self.max_attempts < 1:
+            raise ValueError("concurrency and max_attempts must be >= 1")
+        if self.request_timeout <= 0:
+            raise ValueError("request_timeout must be > 0 seconds")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"temperature must be >= 0 and top_p in (0, 1], got {self.temperature}, {self.top_p}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError("max_tokens must be >= 1 (or null for no cap)")
+
+
+@dataclass
+class EvalConfig:
+    """What `run_eval` runs; YAML maps onto it one to one (``thinkvl eval run --config eval.yaml``)."""
+
+    tasks: list[str] = option(["synth"], "benchmarks, groups, 'all' or 'offline'")
+    data_dir: str | None = option(None, "directory holding one folder per benchmark")
+    thinking_budgets: list[int | None] = option([None], "thinking-token caps to evaluate at (null: no cap)")
+    batch_size: int = option(8, "records per generate call (and per saved batch)")
+    limit: int | None = option(None, "at most this many items per benchmark")
+    lenient: bool = option(False, "lenient answer extraction, for models without box tokens")
+    on_missing: Literal["error", "skip"] = option(
+        "error", "an item whose image/video is missing: stop (error) or skip it"
+    )
+    download: bool = option(False, "fetch annotations from the Hugging Face Hub if absent")
+    reward_config: str | None = option(None, "reward YAML (default: the packaged one)")
+    scoring_workers: int = option(1, "processes scoring responses in parallel")
+    device: str = option("auto", "where --model runs: auto (the GPU when there is one), cpu, cuda:N")
+    loader_options: dict[str, dict[str, Any]] = option(
+        {}, "per benchmark loader options, e.g. {videomme: {num_frames: 8}}"
+    )
+    answer_budget: int = option(ANSWER_BUDGET, "tokens allowed for the answer after a thought is cut at its budget")
+    endpoint: EndpointConfig | None = option(None, "a served model to evaluate (null: --model or --responses)")
+    judge: JudgeConfig | None = option(
+        None, "a judge model for the benchmarks whose official scorer uses an LLM (thinkvl.eval.judging; null: rules)"
     )
 
     def __post_init__(self) -> None:
-        if isinstance(self.judge, dict):
-            self.judge = JudgeOptions(**self.judge)
         if isinstance(self.tasks, str):
             self.tasks = [self.tasks]
+        check_values(self)
         resolve_tasks(self.tasks)  # unknown names fail now, with the list of known ones
         if not self.thinking_budgets:
             raise ValueError("thinking_budgets must list at least one budget (null for no cap)")
         for b in self.thinking_budgets:
-            if b is not None and (not isinstance(b, int) or isinstance(b, bool) or b < 0):
+            if b is not None and b < 0:
                 raise ValueError(f"a thinking budget is a non-negative integer or null, got {b!r}")
         if len(set(self.thinking_budgets)) != len(self.thinking_budgets):
             raise ValueError(f"thinking budget listed twice: {self.thinking_budgets}")
@@ -137,29 +151,8 @@ class EvalConfig:
             raise ValueError("batch_size must be >= 1")
         if self.limit is not None and self.limit < 1:
             raise ValueError("limit must be >= 1 (or null for all items)")
-        if self.on_missing not in ("error", "skip"):
-            raise ValueError(f"on_missing must be 'error' or 'skip', got {self.on_missing!r}")
-        if self.scoring_workers < 1:
-            raise ValueError("scoring_workers must be >= 1")
-        if self.endpoint is not None:
-            if not self.endpoint.startswith(("http://", "https://")):
-                raise ValueError(f"endpoint must be an http(s) URL, got {self.endpoint!r}")
-            if not self.served_model:
-                raise ValueError("an endpoint needs served_model: the model name the server knows")
-        if self.concurrency < 1 or self.max_attempts < 1 or self.answer_budget < 1:
-            raise ValueError("concurrency, max_attempts and answer_budget must be >= 1")
-        if self.request_timeout <= 0:
-            raise ValueError("request_timeout must be > 0 seconds")
-        if self.temperature < 0 or not 0 < self.top_p <= 1:
-            raise ValueError(f"temperature must be >= 0 and top_p in (0, 1], got {self.temperature}, {self.top_p}")
-        if not isinstance(self.request_extra, dict):
-            raise ValueError(f"request_extra must be a mapping of request fields, got {self.request_extra!r}")
-        if self.max_tokens is not None and self.max_tokens < 1:
-            raise ValueError("max_tokens must be >= 1 (or null for no cap)")
-        if self.force_marker not in ("think_close", "end_of_solution"):
-            raise ValueError(f"force_marker must be 'think_close' or 'end_of_solution', got {self.force_marker!r}")
-        if self.budget_via not in ("continue", "completions", "refuse"):
-            raise ValueError(f"budget_via must be continue, completions or refuse, got {self.budget_via!r}")
+        if self.scoring_workers < 1 or self.answer_budget < 1:
+            raise ValueError("scoring_workers and answer_budget must be >= 1")
 
 
 def budget_key(budget: int | None) -> str:
@@ -380,62 +373,33 @@ def _entry(bench: Benchmark, skipped: list[str], judged: bool = False) -> dict[s
 
 
 def run_eval(
-    tasks: Sequence[str | Benchmark],
+    config: EvalConfig,
     generate: Generate | StreamingModel,
     out_dir: str | Path,
-    thinking_budgets: Sequence[int | None] = (None,),
-    batch_size: int = 8,
-    limit: int | None = None,
     *,
-    data_dir: str | Path | None = None,
-    lenient: bool = False,
-    on_missing: Literal["error", "skip"] = "error",
-    download: bool = False,
-    reward_config: RewardConfig | str | Path | None = None,
-    loader_options: dict[str, dict[str, Any]] | None = None,
-    scoring_workers: int = 1,
+    reward: RewardConfig | None = None,
     progress: bool = True,
-    model_info: dict[str, Any] | None = None,
-    judge: JudgeOptions | None = None,
 ) -> dict[str, Any]:
-    """Evaluate ``generate`` on ``tasks`` at each thinking budget; write predictions, results, table and plots.
+    """Evaluate ``generate`` on ``config.tasks`` at each thinking budget; write predictions, results, table and
+    plots, and the config whole (a served model's ``endpoint`` section included) as ``run.json``.
 
     Returns the results dict also written to ``out_dir/results.json``. Benchmarks that can't be scored offline
-    are refused up front, before any generation. ``model_info`` (what was evaluated) is saved with the run.
-    ``judge`` names a judge model for the benchmarks whose official scorer uses one (``EvalConfig.judge``).
+    are refused up front, before any generation. ``reward`` replaces the config's reward YAML. With
+    ``config.judge``, the benchmarks whose official scorer uses an LLM are judged by it (`thinkvl.eval.judging`).
     """
-    names = [t.name if isinstance(t, Benchmark) else t for t in tasks]
-    config = EvalConfig(
-        tasks=names,
-        data_dir=str(data_dir) if data_dir is not None else None,
-        thinking_budgets=list(thinking_budgets),
-        batch_size=batch_size,
-        limit=limit,
-        lenient=lenient,
-        on_missing=on_missing,
-        download=download,
-        reward_config=str(reward_config) if isinstance(reward_config, (str, Path)) else None,
-        scoring_workers=scoring_workers,
-        loader_options=dict(loader_options or {}),
-        judge=judge or JudgeOptions(),
-    )
     benches = resolve_tasks(config.tasks)
     blocked = [b for b in benches if not b.runnable]
     if blocked:
         raise BenchmarkError("; ".join(f"{b.title} can't be scored offline: it needs {b.needs}" for b in blocked))
-    if isinstance(reward_config, RewardConfig):
-        base = reward_config
-    else:
-        base = RewardConfig.from_yaml(reward_config) if reward_config is not None else RewardConfig.from_yaml()
-    judged = EvalJudge(config.judge) if config.judge.enabled and any(b.judge for b in benches) else None
+    base = reward if reward is not None else RewardConfig.from_yaml(config.reward_config)
+    judged = EvalJudge(config.judge) if config.judge is not None and any(b.judge for b in benches) else None
     if judged is not None:
         judged.preflight()  # an unreachable judge fails now, before any generation
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    info = {"model": model_info} if model_info else {}
-    atomic_write_text(out / "run.json", json.dumps({**asdict(config), **info, "started": time.time()}, indent=2) + "\n")
+    atomic_write_text(out / "run.json", json.dumps({**asdict(config), "started": time.time()}, indent=2) + "\n")
 
-    results: dict[str, Any] = {"run": {**asdict(config), **info, "out_dir": str(out)}, "benchmarks": {}}
+    results: dict[str, Any] = {"run": {**asdict(config), "out_dir": str(out)}, "benchmarks": {}}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     with Progress(*columns, disable=not progress) as bar:
         for bench in benches:

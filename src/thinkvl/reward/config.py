@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import types
-import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from thinkvl.config import ConfigError, parse_yaml
+from thinkvl.config import ConfigError, from_mapping, parse_yaml
 from thinkvl.config import option as _f
 from thinkvl.reward.verdict import RewardError
 
@@ -141,18 +139,20 @@ class RewardConfig:
         """Build from a YAML mapping; ``domains`` are merged over the defaults (or replace them)."""
         data = dict(data or {})
         domains = data.pop("domains", None) or {}
-        config = _build(cls, data, "reward")
-        if not merge_domains:
-            config.domains = {}
         if not isinstance(domains, dict):
             raise RewardError("reward.domains must be a mapping of domain name to its config")
-        for name, spec in domains.items():
-            if spec is None:  # `caption: null` removes a domain
-                config.domains.pop(name, None)
-                continue
-            config.domains[name] = _build(DomainConfig, spec, f"reward.domains.{name}")
-            if not config.domains[name].verifier:
-                config.domains[name].verifier = name
+        try:
+            config = from_mapping(cls, data, where="reward")
+            if not merge_domains:
+                config.domains = {}
+            for name, spec in domains.items():
+                if spec is None:  # `caption: null` removes a domain
+                    config.domains.pop(name, None)
+                    continue
+                config.domains[name] = from_mapping(DomainConfig, spec, where="reward", prefix=f"domains.{name}.")
+                config.domains[name].verifier = config.domains[name].verifier or name
+        except ConfigError as err:
+            raise RewardError(str(err)) from None
         return config
 
     @classmethod
@@ -169,33 +169,3 @@ class RewardConfig:
         if data is not None and not isinstance(data, dict):
             raise RewardError(f"{path or 'reward.yaml'}: expected a mapping at the top level")
         return cls.from_dict(data)
-
-
-def _build(cls: type, data: Any, where: str) -> Any:
-    """Fill dataclass ``cls`` from a mapping, recursing into dataclass-typed fields; unknown keys are errors."""
-    if not isinstance(data, dict):
-        raise RewardError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in names:
-            raise RewardError(f"{where}: unknown key {key!r}; known: {', '.join(sorted(names))}")
-        sub = _dataclass_in(hints[key])
-        kwargs[key] = _build(sub, value, f"{where}.{key}") if sub is not None and value is not None else value
-    try:
-        return cls(**kwargs)
-    except RewardError as err:
-        raise RewardError(f"{where}: {err}") from None
-    except TypeError as err:
-        raise RewardError(f"{where}: {err}") from None
-
-
-def _dataclass_in(hint: Any) -> type | None:
-    if dataclasses.is_dataclass(hint):
-        return hint
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        for arg in typing.get_args(hint):
-            if dataclasses.is_dataclass(arg):
-                return arg
-    return None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
+from thinkvl.config import ConfigError, from_mapping
 from thinkvl.reward.verdict import Check, RewardError
 
 
@@ -74,13 +75,9 @@ def get_verifier(name: str) -> type[Verifier]:
 
 
 def build_options(cls: type[Verifier], data: dict[str, Any] | None, where: str) -> Any:
-    """Fill a verifier's Options dataclass from YAML, rejecting unknown keys by name."""
-    data = dict(data or {})
-    names = {f.name for f in dataclasses.fields(cls.Options)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise RewardError(f"{where}: unknown option {unknown[0]!r} for verifier {cls.name!r}; known: {sorted(names)}")
+    """Fill a verifier's Options dataclass from YAML with the one config loader: unknown keys and ill-typed values
+    are errors naming them."""
     try:
-        return cls.Options(**data)
-    except (TypeError, ValueError) as err:
-        raise RewardError(f"{where}: {err}") from None
+        return from_mapping(cls.Options, dict(data or {}), where=f"{where} (verifier {cls.name!r})")
+    except ConfigError as err:
+        raise RewardError(str(err)) from None

@@ -11,18 +11,24 @@ config (thinkvl/configs/demo/rl.yaml) overrides them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
+from thinkvl.config import check_values
 from thinkvl.config import option as _field
 from thinkvl.model.tokens import ANSWER_BUDGET, FORCE_ANSWER_TEXT, THINKING_BUDGET, ForceAnswerMarker
 from thinkvl.rl.curriculum import (
     DEFAULT_TIER_THRESHOLDS,
     DEFAULT_TIER_WEIGHTS,
+    UNIFORM_TIER_WEIGHTS,
+    CurriculumSampler,
+    GradeEntry,
+    RecordId,
     check_thresholds,
     check_tier_weights,
 )
+from thinkvl.rl.dynamic_sampling import ExpansionController
 from thinkvl.rl.loss import LossAveraging
 from thinkvl.train.config import DeviceOptions
 
@@ -35,8 +41,68 @@ GRPO = "https://arxiv.org/abs/2402.03300"
 TIS = "https://fengyao.notion.site/off-policy-rl"
 
 
+@dataclass(kw_only=True)
+class ExpansionOptions:
+    """Dynamic sampling expansion's settings: one definition for `RLConfig` and verl's replay buffer
+    (`thinkvl.integrations.verl.options`)."""
+
+    expansion_ema_decay: float = _field(
+        0.9, "EMA decay of expansion_ratio = 1 / (1 − not_valid_rate) (weight of the previous value).", GLM
+    )
+    expansion_cap: float = _field(4.0, "Upper bound of the expansion ratio (prompts drawn ≤ cap × batch).", GLM)
+
+    def check_expansion_options(self) -> None:
+        _check_num(self, "expansion_ema_decay", lo=0, hi=1, hi_open=True)
+        _check_num(self, "expansion_cap", lo=1)
+
+    def expansion_controller(self) -> ExpansionController:
+        return ExpansionController(self.expansion_ema_decay, self.expansion_cap)
+
+
+@dataclass(kw_only=True)
+class CurriculumOptions:
+    """The online curriculum's settings: one definition for `RLConfig` and verl's curriculum dataset
+    (`thinkvl.integrations.verl.options`)."""
+
+    curriculum: bool = _field(
+        True, "Weight prompts by difficulty tier; false samples uniformly (tiers are still tracked and logged).", GLM
+    )
+    tier_thresholds: dict[str, float] = _field(
+        DEFAULT_TIER_THRESHOLDS,
+        "Lowest pass rate of each tier (very_easy, easy, medium, hard); below 'hard' is very_hard.",
+        GLM,
+    )
+    tier_weights: dict[str, float] = _field(
+        DEFAULT_TIER_WEIGHTS, "Relative sampling weight per tier: medium up, too easy and too hard down.", GLM
+    )
+    weight_floor: float = _field(0.05, "Least sampling weight of any record, so no tier is starved.", GLM)
+    pass_rate_ema_decay: float = _field(
+        0.5, "EMA decay of a record's online pass-rate estimate (weight of the previous estimate).", GLM
+    )
+
+    def check_curriculum_options(self) -> None:
+        self.tier_thresholds = _wrap(self, "tier_thresholds", check_thresholds)
+        self.tier_weights = _wrap(self, "tier_weights", check_tier_weights)
+        _check_num(self, "weight_floor", lo=0, hi=1, lo_open=True)
+        _check_num(self, "pass_rate_ema_decay", lo=0, hi=1, hi_open=True)
+
+    def curriculum_sampler(
+        self, record_ids: Sequence[RecordId], grades: Mapping[RecordId, GradeEntry] | None, seed: int
+    ) -> CurriculumSampler:
+        """The sampler these settings describe; with ``curriculum`` off every tier weighs the same."""
+        return CurriculumSampler(
+            record_ids,
+            grades,
+            thresholds=self.tier_thresholds,
+            tier_weights=self.tier_weights if self.curriculum else UNIFORM_TIER_WEIGHTS,
+            floor=self.weight_floor,
+            ema_decay=self.pass_rate_ema_decay,
+            seed=seed,
+        )
+
+
 @dataclass
-class RLConfig(DeviceOptions):
+class RLConfig(DeviceOptions, CurriculumOptions, ExpansionOptions):
     # --- run ---
     model: str = _field("", "The policy to start from: a model directory (usually the SFT stage's out/model).")
     data: str = _field("", "RL prompts: a dataset directory, .parquet file or saved HF dataset of records.")
@@ -94,26 +160,6 @@ class RLConfig(DeviceOptions):
     dynamic_sampling: bool = _field(
         True, "Drop groups with all-equal rewards and over-draw prompts by the expansion ratio.", GLM
     )
-    expansion_ema_decay: float = _field(
-        0.9, "EMA decay of expansion_ratio = 1 / (1 − not_valid_rate) (weight of the previous value).", GLM
-    )
-    expansion_cap: float = _field(4.0, "Upper bound of the expansion ratio (prompts drawn ≤ cap × batch).", GLM)
-    # --- curriculum ---
-    curriculum: bool = _field(
-        True, "Weight prompts by difficulty tier; false samples uniformly (tiers are still tracked and logged).", GLM
-    )
-    tier_thresholds: dict[str, float] = _field(
-        DEFAULT_TIER_THRESHOLDS,
-        "Lowest pass rate of each tier (very_easy, easy, medium, hard); below 'hard' is very_hard.",
-        GLM,
-    )
-    tier_weights: dict[str, float] = _field(
-        DEFAULT_TIER_WEIGHTS, "Relative sampling weight per tier: medium up, too easy and too hard down.", GLM
-    )
-    weight_floor: float = _field(0.05, "Least sampling weight of any record, so no tier is starved.", GLM)
-    pass_rate_ema_decay: float = _field(
-        0.5, "EMA decay of a record's online pass-rate estimate (weight of the previous estimate).", GLM
-    )
     difficulty_label_range: tuple[int, int] = _field(
         (1, 5),
         "Scale of records' 'difficulty' labels as (easiest, hardest), read by `thinkvl grade` as a prior pass rate "
@@ -138,17 +184,11 @@ class RLConfig(DeviceOptions):
     seed: int = _field(0, "Seed for prompt sampling and rollouts.")
 
     def __post_init__(self) -> None:
-        if self.engine not in ("transformers", "vllm"):
-            raise ValueError(f"RLConfig.engine: 'transformers' or 'vllm', got {self.engine!r}")
+        check_values(self)  # types, option sets and true/false, as the YAML loader checks them
         for name in ("rollout_batch_size", "save_every", "keep_last"):
             _check_int(self, name, 1)
-        if not isinstance(self.difficulty_label_range, (list, tuple)):
-            raise ValueError(
-                f"RLConfig.difficulty_label_range: need [easiest, hardest], got {self.difficulty_label_range}"
-            )
-        self.difficulty_label_range = tuple(self.difficulty_label_range)
-        self.tier_thresholds = _wrap("tier_thresholds", check_thresholds, self.tier_thresholds)
-        self.tier_weights = _wrap("tier_weights", check_tier_weights, self.tier_weights)
+        self.check_curriculum_options()
+        self.check_expansion_options()
         _check_int(self, "group_size", 2, "a group of one response has no relative advantage")
         for name in ("thinking_budget", "answer_budget", "grade_k", "iterations", "prompts_per_iteration"):
             _check_int(self, name, 1)
@@ -165,23 +205,12 @@ class RLConfig(DeviceOptions):
         _check_num(self, "entropy_coef", lo=0)
         if self.tis_cap is not None:
             _check_num(self, "tis_cap", lo=0, lo_open=True)
-        _check_num(self, "expansion_ema_decay", lo=0, hi=1, hi_open=True)
-        _check_num(self, "expansion_cap", lo=1)
-        _check_num(self, "weight_floor", lo=0, hi=1, lo_open=True)
-        _check_num(self, "pass_rate_ema_decay", lo=0, hi=1, hi_open=True)
         _check_num(self, "difficulty_label_weight", lo=0, hi=1)
         _check_num(self, "lr", lo=0, lo_open=True)
         _check_num(self, "weight_decay", lo=0)
         _check_num(self, "max_grad_norm", lo=0, lo_open=True)
-        for name, options in (("loss_averaging", LossAveraging), ("force_answer_marker", ForceAnswerMarker)):
-            if getattr(self, name) not in get_args(options):
-                raise ValueError(f"RLConfig.{name}: must be one of {get_args(options)}, got {getattr(self, name)!r}")
-        self.check_device_options()
-        for name in ("dynamic_sampling", "curriculum"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"RLConfig.{name}: must be true or false, got {getattr(self, name)!r}")
-        lo, hi = self.difficulty_label_range if len(self.difficulty_label_range) == 2 else (None, None)
-        if not (isinstance(lo, int) and isinstance(hi, int) and lo < hi):
+        lo, hi = self.difficulty_label_range
+        if not lo < hi:
             raise ValueError(
                 "RLConfig.difficulty_label_range: need (easiest, hardest) integers with easiest < hardest, "
                 f"got {self.difficulty_label_range!r}"
@@ -218,28 +247,26 @@ def sampling_params(cfg: RLConfig, n: int | None = None) -> SamplingParams:
     )
 
 
-def _wrap(name: str, check: Any, value: Any) -> Any:
-    if not isinstance(value, Mapping):
-        raise ValueError(f"RLConfig.{name}: must be a mapping of tier → number, got {value!r}")
+def _wrap(cfg: Any, name: str, check: Any) -> Any:
     try:
-        return check(value)
+        return check(getattr(cfg, name))
     except ValueError as err:
-        raise ValueError(f"RLConfig.{name}: {err}") from None
+        raise ValueError(f"{type(cfg).__name__}.{name}: {err}") from None
 
 
-def _check_int(cfg: RLConfig, name: str, minimum: int, why: str = "") -> None:
+def _check_int(cfg: Any, name: str, minimum: int, why: str = "") -> None:
     value = getattr(cfg, name)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         reason = f" ({why})" if why else ""
-        raise ValueError(f"RLConfig.{name}: must be an integer >= {minimum}{reason}, got {value!r}")
+        raise ValueError(f"{type(cfg).__name__}.{name}: must be an integer >= {minimum}{reason}, got {value!r}")
 
 
 def _check_num(
-    cfg: RLConfig, name: str, lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False
+    cfg: Any, name: str, lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False
 ) -> None:
     value = getattr(cfg, name)
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
     if not ok:
         interval = f"{'(' if lo_open else '['}{lo}, {hi}{')' if hi_open or hi == math.inf else ']'}"
-        raise ValueError(f"RLConfig.{name}: must be a finite number in {interval}, got {value!r}")
+        raise ValueError(f"{type(cfg).__name__}.{name}: must be a finite number in {interval}, got {value!r}")

@@ -13,22 +13,14 @@ from tqdm.auto import tqdm
 
 from thinkvl.data.loaders import Dataset, atomic_write_text, load_records
 from thinkvl.metrics import MetricsLogger, plot_curves, read_metrics
-from thinkvl.model.bundle import Bundle, load_bundle, save_bundle
+from thinkvl.model.bundle import Bundle, load_bundle
 from thinkvl.model.generate import RolloutEngine, SamplingParams, TransformersEngine
 from thinkvl.rl.config import RLConfig, sampling_params
 from thinkvl.rl.curriculum import GradeEntry, grade_records
 from thinkvl.rl.trainer import RLCSTrainer, load_grades
 from thinkvl.train import distributed as D
-from thinkvl.train.checkpoint import (
-    is_sharded_checkpoint,
-    latest_checkpoint,
-    load_sharded,
-    load_state,
-    rng_state,
-    save_checkpoint,
-    save_sharded_checkpoint,
-    set_rng_state,
-)
+from thinkvl.train.checkpoint import latest_checkpoint
+from thinkvl.train.session import load_for_training
 
 PLOTS = {
     "rewards.png": ["rewards/mean", "accuracy/mean", "response/forced_rate"],
@@ -77,25 +69,16 @@ def run_rl(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> 
     random.seed(cfg.seed)
     dataset = _dataset(cfg)
     checkpoint = latest_checkpoint(out / "checkpoints")
-    model_dir = checkpoint / "model" if checkpoint else cfg.model
-    sharded = checkpoint is not None and is_sharded_checkpoint(checkpoint)
-    bundle = load_bundle(
-        model_dir,
-        device=info.device,
-        dtype=torch.float32,  # master weights; bf16 compute comes from mixed_precision
-        attn_implementation=cfg.attn_implementation,
-        weights=not sharded,
-    )
+    # fp32 master weights; bf16 compute comes from mixed_precision
+    kw = {"device": info.device, "dtype": torch.float32, "attn_implementation": cfg.attn_implementation}
+    bundle = load_for_training(cfg.model, checkpoint, **kw)
     reward = reward if reward is not None else make_reward()
+    model_dir = checkpoint / "model" if checkpoint else cfg.model
     trainer = RLCSTrainer(
         cfg, bundle, dataset, reward, make_engine(cfg, bundle, model_dir), grades=load_grades(cfg.grades), info=info
     )
     if checkpoint is not None:
-        state = load_state(checkpoint)
-        if sharded:
-            load_sharded(checkpoint, trainer.model, trainer.optimizer)
-        trainer.load_state_dict(state["trainer"])
-        set_rng_state(state["rng"])
+        trainer.load_state_dict(trainer.session.resume(checkpoint)["trainer"])
     logger = MetricsLogger(out / "metrics.jsonl", resume_step=trainer.iteration) if info.is_main else None
     show = show_progress and info.is_main
     bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc="rlcs", disable=not show, dynamic_ncols=True)
@@ -109,15 +92,11 @@ def run_rl(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> 
         if logger:
             logger.log(trainer.iteration, metrics)
         if trainer.iteration % cfg.save_every == 0 or trainer.iteration == cfg.iterations:
-            _save(out / "checkpoints" / f"iter-{trainer.iteration:06d}", cfg, bundle, trainer, info)
+            state = {"trainer": trainer.state_dict(), "config": asdict(cfg)}
+            trainer.session.save(out / "checkpoints" / f"iter-{trainer.iteration:06d}", state)
     bar.close()
-    weights = None
-    if D.is_sharded(trainer.model):  # gather the full weights for the exported model (every rank takes part)
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-
-        weights = get_model_state_dict(bundle.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    trainer.session.export(out / "model")
     if info.is_main:
-        save_bundle(bundle, out / "model", state_dict=weights)
         if logger:
             logger.close()
         rows = read_metrics(out / "metrics.jsonl")
@@ -125,26 +104,6 @@ def run_rl(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> 
             plot_curves(rows, keys, out / name, title=name[:-4], x="step")
     D.barrier(info)
     return out
-
-
-def _save(directory: Path, cfg: RLConfig, bundle: Bundle, trainer: RLCSTrainer, info: D.DistInfo) -> None:
-    """Sharded under FSDP (each rank writes its part of policy and optimizer), else written by rank 0."""
-    D.barrier(info)
-    state = {"trainer": trainer.state_dict(), "rng": rng_state(), "config": asdict(cfg)}
-    if D.is_sharded(trainer.model) and cfg.sharded_checkpoints:
-        state["trainer"].pop("optimizer")
-        save_sharded_checkpoint(directory, bundle, state, cfg.keep_last, trainer.model, trainer.optimizer, info)
-        return
-    weights, optimizer = None, None
-    if D.is_sharded(trainer.model):
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
-
-        options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-        weights, optimizer = get_state_dict(trainer.model, trainer.optimizer, options=options)
-        state["trainer"]["optimizer"] = optimizer
-    if info.is_main:
-        save_checkpoint(directory, bundle, state, cfg.keep_last, weights)
-    D.barrier(info)
 
 
 def sample_verdicts(

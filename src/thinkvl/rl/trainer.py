@@ -34,12 +34,13 @@ from thinkvl.model.embed import visual_as_images
 from thinkvl.model.generate import Rollout, RolloutEngine
 from thinkvl.model.processor import encode
 from thinkvl.rl.config import RLConfig, sampling_params
-from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS, CurriculumSampler, GradeEntry
-from thinkvl.rl.dynamic_sampling import ExpansionController, select_groups
+from thinkvl.rl.curriculum import GradeEntry
+from thinkvl.rl.dynamic_sampling import select_groups
 from thinkvl.rl.loss import group_advantages, policy_loss
 from thinkvl.rl.policy import PromptEncoding, policy_batch, shares_prompts, token_logprobs
 from thinkvl.train import distributed as D
 from thinkvl.train.distributed import DistInfo
+from thinkvl.train.session import start_session
 
 
 @dataclass
@@ -67,30 +68,18 @@ class RLCSTrainer:
         self.cfg, self.bundle, self.dataset, self.reward, self.engine = cfg, bundle, dataset, reward, engine
         self.info = info or DistInfo()
         self.records = dataset.records
-        self.sampler = CurriculumSampler(
-            [r.id for r in self.records],
-            grades,
-            thresholds=cfg.tier_thresholds,
-            tier_weights=cfg.tier_weights if cfg.curriculum else UNIFORM_TIER_WEIGHTS,
-            floor=cfg.weight_floor,
-            ema_decay=cfg.pass_rate_ema_decay,
-            seed=cfg.seed,
-        )
-        self.expansion = ExpansionController(cfg.expansion_ema_decay, cfg.expansion_cap)
+        self.sampler = cfg.curriculum_sampler([r.id for r in self.records], grades, cfg.seed)
+        self.expansion = cfg.expansion_controller()
         self.ref_model = None
         if cfg.kl_coef > 0:  # ablation only: RLCS uses no KL term; copied before the policy is sharded
             import copy
 
             self.ref_model = copy.deepcopy(bundle.model).eval().requires_grad_(False)
-        if cfg.activation_checkpointing:
-            D.enable_activation_checkpointing(bundle.model)
-        # DDP or FSDP2 reduce the gradients; FSDP2 shards in place, so the optimizer is built after wrapping.
-        self.model = D.wrap_model(bundle.model, self.info, fsdp=cfg.fsdp, mixed_precision=cfg.mixed_precision)
-        params = [p for p in bundle.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+        # DDP or FSDP2 reduce the gradients; the session also resumes, saves and exports (thinkvl.rl.run).
+        self.session = start_session(
+            bundle, self.info, cfg, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
         )
+        self.model, self.optimizer, self.scheduler = self.session.model, self.session.optimizer, self.session.scheduler
         self.params = sampling_params(cfg)
         vocab = bundle.tokenizer.get_vocab()
         self.suppressed = getattr(engine, "suppressed", None) or []
@@ -326,11 +315,10 @@ class RLCSTrainer:
 
     # -- checkpoint state --------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        """The RL state beside the session's (optimizer, schedule, RNG: `Session.save`)."""
         return {
             "iteration": self.iteration,
             "rollouts_used": self.rollouts_used,
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
             "curriculum": self.sampler.state_dict(),
             "expansion": self.expansion.state_dict(),
         }
@@ -338,9 +326,6 @@ class RLCSTrainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.iteration = int(state["iteration"])
         self.rollouts_used = int(state["rollouts_used"])
-        if "optimizer" in state:  # absent from a sharded checkpoint: its DCP shards hold it
-            self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
         self.sampler.load_state_dict(state["curriculum"])
         self.expansion.load_state_dict(state["expansion"])
 

@@ -116,23 +116,16 @@ def is_sharded_checkpoint(checkpoint: str | Path) -> bool:
     return (Path(checkpoint) / SHARDS).is_dir()
 
 
-def load_sharded(checkpoint: str | Path, model: Any, optimizer: Any | None = None) -> None:
+def load_sharded(checkpoint: str | Path, model: Any, optimizer: Any) -> None:
     """Load a sharded checkpoint into ``model`` (plain, DDP or FSDP2, on any number of processes) and its
     optimizer; DCP reads each rank's part from whichever shards hold it."""
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
-    model_state, optimizer_state = get_state_dict(model, optimizer if optimizer is not None else [])
-    state = {"model": model_state}
-    if optimizer is not None:
-        state["optimizer"] = optimizer_state
+    model_state, optimizer_state = get_state_dict(model, optimizer)
+    state = {"model": model_state, "optimizer": optimizer_state}
     dcp.load(state, checkpoint_id=Path(checkpoint) / SHARDS)
-    set_state_dict(
-        model,
-        optimizer if optimizer is not None else [],
-        model_state_dict=state["model"],
-        optim_state_dict=state.get("optimizer", {}),
-    )
+    set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"])
 
 
 def remove_partial(parent: str | Path) -> list[Path]:

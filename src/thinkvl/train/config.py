@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal
 
+from thinkvl.config import check_values
 from thinkvl.config import option as _f
 from thinkvl.train.distributed import MixedPrecision
 
-ATTENTION = ("sdpa", "eager", "flash_attention_2", "flash_attention_3")
-
+Attention = Literal["sdpa", "eager", "flash_attention_2", "flash_attention_3"]
 Stage = Literal["pretrain", "long_context", "sft"]
-STAGES = ("pretrain", "long_context", "sft")
 
 
 @dataclass(kw_only=True)
@@ -23,20 +22,11 @@ class DeviceOptions:
         "no", "bf16: compute in bf16 with fp32 master weights (FSDP2 MixedPrecisionPolicy, else autocast); no: fp32"
     )
     activation_checkpointing: bool = _f(False, "recompute each layer's activations in backward (long sequences fit)")
-    attn_implementation: str = _f("sdpa", "attention kernel: sdpa, eager, or flash_attention_2 when installed")
+    attn_implementation: Attention = _f("sdpa", "attention kernel: sdpa, eager, or flash_attention_2 when installed")
     fsdp: bool = _f(False, "shard parameters, gradients and optimizer state with FSDP2 across processes (else DDP)")
     sharded_checkpoints: bool = _f(
         True, "under FSDP, each rank saves its own shard (torch.distributed.checkpoint), never a full copy"
     )
-
-    def check_device_options(self) -> None:
-        if self.mixed_precision not in get_args(MixedPrecision):
-            raise ValueError(f"mixed_precision must be 'no' or 'bf16', got {self.mixed_precision!r}")
-        if self.attn_implementation not in ATTENTION:
-            raise ValueError(f"attn_implementation must be one of {ATTENTION}, got {self.attn_implementation!r}")
-        for name in ("activation_checkpointing", "fsdp", "sharded_checkpoints"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
 
 @dataclass
@@ -86,10 +76,7 @@ class StageConfig(DeviceOptions):
     )
 
     def __post_init__(self) -> None:
-        if self.stage not in STAGES:
-            raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
-        if self.overflow not in ("truncate", "drop"):
-            raise ValueError(f"overflow must be 'truncate' or 'drop', got {self.overflow!r}")
+        check_values(self)  # types, option sets and true/false, as the YAML loader checks them
         for name in (
             "pack_len",
             "batch_size",
@@ -111,9 +98,6 @@ class StageConfig(DeviceOptions):
             raise ValueError("warmup_steps, weight_decay and max_grad_norm must be >= 0")
         if any(w < 0 for w in (self.domain_weights or {}).values()):
             raise ValueError(f"domain_weights must be >= 0, got {self.domain_weights}")
-        if self.dtype not in ("float32", "bfloat16"):
-            raise ValueError(f"dtype must be float32 or bfloat16, got {self.dtype!r}")
-        self.check_device_options()
 
     @property
     def sample_stage(self) -> Literal["pretrain", "sft"]:

@@ -22,22 +22,14 @@ from tqdm.auto import tqdm
 
 from thinkvl.data.record import Record
 from thinkvl.metrics import MetricsLogger, plot_curves, read_metrics
-from thinkvl.model.bundle import Bundle, create_bundle, load_bundle, save_bundle
+from thinkvl.model.bundle import Bundle, create_bundle
 from thinkvl.train import distributed as D
-from thinkvl.train.checkpoint import (
-    is_sharded_checkpoint,
-    latest_checkpoint,
-    load_sharded,
-    load_state,
-    rng_state,
-    save_checkpoint,
-    save_sharded_checkpoint,
-    set_rng_state,
-)
+from thinkvl.train.checkpoint import latest_checkpoint
 from thinkvl.train.config import StageConfig
 from thinkvl.train.loss import token_loss_sum
 from thinkvl.train.packing import PackingStats, collate_packed
 from thinkvl.train.samples import Sample, Skipped
+from thinkvl.train.session import load_for_training, start_session
 from thinkvl.train.stream import (
     Encoder,
     PackStream,
@@ -75,11 +67,9 @@ def prepare_bundle(
 ) -> Bundle:
     """The model to train, on ``device`` in ``cfg.dtype``; a sharded checkpoint's weights are loaded later."""
     dtype = torch.bfloat16 if cfg.dtype == "bfloat16" else torch.float32
-    kw = {"dtype": dtype, "device": device, "attn_implementation": cfg.attn_implementation}
-    if checkpoint is not None:
-        return load_bundle(checkpoint / "model", weights=not is_sharded_checkpoint(checkpoint), **kw)
-    if Path(cfg.model).is_dir():
-        return load_bundle(cfg.model, **kw)
+    if checkpoint is not None or Path(cfg.model).is_dir():
+        kw = {"dtype": dtype, "device": device, "attn_implementation": cfg.attn_implementation}
+        return load_for_training(cfg.model, checkpoint, **kw)
     bundle = create_bundle(
         cfg.model,
         corpus=dataset_corpus(records),
@@ -178,29 +168,13 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
     corpus = (r for _, r in zip(range(cfg.tokenizer_records), iter_records(source, cfg.domains), strict=False))
     bundle = prepare_bundle(cfg, corpus, checkpoint, info.device)
     freeze(bundle.model, cfg)
-    if cfg.activation_checkpointing:
-        D.enable_activation_checkpointing(bundle.model)
     streams = make_streams(cfg, source, bundle, info)
-    model = D.wrap_model(bundle.model, info, fsdp=cfg.fsdp, mixed_precision=cfg.mixed_precision)
+    session = start_session(bundle, info, cfg, lr_lambda(cfg), betas=(0.9, 0.95))
+    model, params, optimizer, scheduler = session.model, session.params, session.optimizer, session.scheduler
     model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
     start = 0
     if checkpoint is not None:
-        state = load_state(checkpoint)
-        if is_sharded_checkpoint(checkpoint):
-            load_sharded(checkpoint, model, optimizer)
-        elif cfg.fsdp and info.world > 1:
-            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
-
-            set_optimizer_state_dict(
-                model, optimizer, state["optimizer"], options=StateDictOptions(full_state_dict=True)
-            )
-        else:
-            optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        set_rng_state(state["rng"])
+        state = session.resume(checkpoint)
         start = int(state["step"])
         restore_data_position(streams, state, start, cfg.batch_size)
     batches = step_batches(streams, cfg.batch_size)
@@ -261,7 +235,8 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
                 },
             )
         if done % cfg.save_every == 0 or done == cfg.steps:
-            _save(out, bundle, model, optimizer, scheduler, done, cfg, info, data_state(streams, info))
+            state = {"step": done, "config": asdict(cfg), "data": data_state(streams, info)}
+            session.save(out / "checkpoints" / f"step-{done:08d}", state)
     bar.close()
     for s in streams:
         s.close()
@@ -269,9 +244,8 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
     stats, skipped = data_stats(streams)
     if len(skipped) > shown and show:
         tqdm.write(skipped.describe(), file=sys.stderr)
-    weights = full_weights(bundle.model, cfg, info)
+    session.export(out / "model")
     if info.is_main:
-        save_bundle(bundle, out / "model", state_dict=weights)
         if logger:
             logger.close()
         plot_curves(
@@ -284,15 +258,6 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
     return StageResult(
         out, cfg.steps, loss_value, stats, len(skipped), tokens_seen / max(time.perf_counter() - t0, 1e-9)
     )
-
-
-def full_weights(model: Any, cfg: StageConfig, info: D.DistInfo) -> dict[str, torch.Tensor] | None:
-    """Under FSDP, gather the full weights (a collective: every rank calls it); otherwise None (use the model's)."""
-    if not (cfg.fsdp and info.world > 1):
-        return None
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-
-    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
 
 def restore_data_position(streams: list[PackStream], state: dict[str, Any], step: int, batch_size: int) -> None:
@@ -312,40 +277,3 @@ def restore_data_position(streams: list[PackStream], state: dict[str, Any], step
                 "resume with the same data_shards"
             )
         s.load_state_dict(saved[str(s.stream)])
-
-
-def _save(
-    out: Path,
-    bundle: Bundle,
-    model: Any,
-    optimizer: Any,
-    scheduler: Any,
-    step: int,
-    cfg: StageConfig,
-    info: D.DistInfo,
-    data: dict[str, Any],
-) -> None:
-    """A checkpoint every rank takes part in: sharded (each rank writes its part) under FSDP, else rank 0's."""
-    directory = out / "checkpoints" / f"step-{step:08d}"
-    D.barrier(info)
-    state = {
-        "step": step,
-        "scheduler": scheduler.state_dict(),
-        "rng": rng_state(),
-        "config": asdict(cfg),
-        "data": data,
-    }
-    if D.is_sharded(model) and cfg.sharded_checkpoints:
-        save_sharded_checkpoint(directory, bundle, state, cfg.keep_last, model, optimizer, info)
-        return
-    weights = full_weights(bundle.model, cfg, info)
-    if cfg.fsdp and info.world > 1:
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
-
-        options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-        optimizer_state = get_optimizer_state_dict(bundle.model, optimizer, options=options)
-    else:
-        optimizer_state = optimizer.state_dict()
-    if info.is_main:
-        save_checkpoint(directory, bundle, {**state, "optimizer": optimizer_state}, cfg.keep_last, weights)
-    D.barrier(info)

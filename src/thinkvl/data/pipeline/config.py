@@ -11,19 +11,19 @@ A config file looks like::
       - relevance: {model: checkpoints/clip, threshold: 0.25}
       - dedup: {image_max_hamming: 6, text_threshold: 0.8}
 
-Field docs live once, in each field's ``metadata["help"]``; `describe` prints them.
+Field docs live once, in each field's ``metadata["help"]`` (`thinkvl.config.help_text`); the YAML is read by the
+one config loader, `thinkvl.config.from_mapping`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from thinkvl.config import ConfigError, read_yaml_mapping
+from thinkvl.config import ConfigError, from_mapping, read_yaml_mapping
 from thinkvl.config import option as _f
 
 TextField = Literal["caption", "question"]
@@ -213,64 +213,20 @@ def filter_kind(cfg: Any) -> str:
     raise ConfigError(f"not a filter config: {cfg!r}")
 
 
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Check one YAML value against a field's type (Literal, bool, int, float, str, list[str])."""
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        _check(value in typing.get_args(tp), where, f"must be one of {list(typing.get_args(tp))}, got {value!r}")
-        return value
-    if tp is bool:
-        _check(isinstance(value, bool), where, f"must be true or false, got {value!r}")
-        return value
-    if tp is int:
-        _check(isinstance(value, int) and not isinstance(value, bool), where, f"must be an integer, got {value!r}")
-        return value
-    if tp is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        _check(ok, where, f"must be a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        _check(isinstance(value, str), where, f"must be a string, got {value!r}")
-        return value
-    if origin is list and typing.get_args(tp) == (str,):
-        _check(isinstance(value, list) and all(isinstance(v, str) for v in value), where, "must be a list of strings")
-        return list(value)
-    raise ConfigError(f"{where}: unsupported field type {tp}")
-
-
-def from_mapping(cls: type, data: Any, where: str) -> Any:
-    """Build dataclass ``cls`` from a mapping, rejecting unknown keys and ill-typed values by name."""
-    _check(isinstance(data, dict), where, f"expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known: {', '.join(sorted(names))}")
-    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
-    return cls(**kwargs)
-
-
 def parse_filter(item: Any, index: int) -> FilterConfig:
     where = f"filters[{index}]"
     _check(isinstance(item, dict) and len(item) == 1, where, "each filter is a one-key mapping {kind: {fields}}")
     ((kind, body),) = item.items()
     _check(kind in FILTER_CONFIGS, where, f"unknown filter {kind!r}; known: {', '.join(FILTER_CONFIGS)}")
-    return from_mapping(FILTER_CONFIGS[kind], body or {}, f"{where}.{kind}")
+    return from_mapping(FILTER_CONFIGS[kind], body or {}, prefix=f"{where}.{kind}.")
 
 
 def pipeline_from_mapping(data: Any) -> FilterPipelineConfig:
     _check(isinstance(data, dict), "config", "expected a mapping at the top level")
-    data = dict(data)
-    filters = data.pop("filters", None)
+    filters = data.get("filters")
     _check(isinstance(filters, list), "filters", "a list of filters is required")
     parsed = [parse_filter(item, i) for i, item in enumerate(filters)]
-    hints = typing.get_type_hints(FilterPipelineConfig)
-    names = {f.name for f in dataclasses.fields(FilterPipelineConfig)} - {"filters"}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"config: unknown key {unknown[0]!r}; known: {', '.join(sorted(names | {'filters'}))}")
-    kwargs = {k: _coerce(v, hints[k], k) for k, v in data.items()}
-    return FilterPipelineConfig(filters=parsed, **kwargs)
+    return from_mapping(FilterPipelineConfig, {**data, "filters": parsed})
 
 
 def load_pipeline_config(path: str | Path, **overrides: Any) -> FilterPipelineConfig:
@@ -299,12 +255,3 @@ def to_mapping(cfg: FilterPipelineConfig) -> dict[str, Any]:
     out = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "filters"}
     out["filters"] = [{filter_kind(f): dataclasses.asdict(f)} for f in cfg.filters]
     return out
-
-
-def describe(cls: type) -> str:
-    """Field, default and help of a config dataclass, one per line (the one copy of the docs)."""
-    lines = []
-    for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        lines.append(f"{f.name} (default {default!r}): {f.metadata.get('help', '')}")
-    return "\n".join(lines)

@@ -9,11 +9,11 @@ Each row carries ``rlcs_index`` (the drawn dataset position) so the replay buffe
 rate to its record. Record ids are ``extra_info.id`` when the parquet has them, else the row position; offline
 grades from ``thinkvl grade`` (its JSON-lines file) set the starting tiers.
 
-Config::
+Config (``data.rlcs`` holds `options.DatasetOptions`: `RLConfig`'s curriculum fields, with their defaults)::
 
     data.custom_cls: {path: pkg://thinkvl.integrations.verl.dataset, name: RLCSDataset}
     data.dataloader_num_workers: 0      # the curriculum lives in the trainer process
-    data.rlcs: {curriculum: rlcs, grades: null, seed: 0, floor: 0.05, ema_decay: 0.5}
+    data.rlcs: {curriculum_name: rlcs, grades: null, seed: 0, weight_floor: 0.05, pass_rate_ema_decay: 0.5}
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from typing import Any
 from torch.utils.data import get_worker_info
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
+from thinkvl.integrations.verl.options import DatasetOptions, read_options
 from thinkvl.integrations.verl.replay_buffer import INDEX_FIELD
 from thinkvl.integrations.verl.state import register_curriculum
-from thinkvl.rl.curriculum import CurriculumSampler, GradeEntry
+from thinkvl.rl.curriculum import GradeEntry
 
 
 class RLCSDataset(RLHFDataset):
@@ -35,16 +36,10 @@ class RLCSDataset(RLHFDataset):
 
     def __init__(self, data_files: Any, tokenizer: Any, config: Any, processor: Any = None, max_samples: int = -1):
         super().__init__(data_files, tokenizer, config, processor=processor, max_samples=max_samples)
-        options = dict(config.get("rlcs", None) or {})
-        self.curriculum_name = str(options.get("curriculum", "rlcs"))
-        ids = self._record_ids()
-        self.curriculum = CurriculumSampler(
-            ids,
-            grades=_load_grades(options.get("grades")),
-            floor=float(options.get("floor", 0.05)),
-            ema_decay=float(options.get("ema_decay", 0.5)),
-            seed=int(options.get("seed", 0)),
-        )
+        options = read_options(DatasetOptions, config.get("rlcs", None), "data.rlcs")
+        self.curriculum_name = options.curriculum_name
+        grades = _load_grades(options.grades)
+        self.curriculum = options.curriculum_sampler(self._record_ids(), grades, options.seed)
         register_curriculum(self.curriculum_name, self.curriculum)
 
     def _record_ids(self) -> list[Any]:

@@ -13,11 +13,12 @@ many finished groups. This buffer, per step:
 4. folds every finished group's pass rate into the curriculum shared with `RLCSDataset` and re-sets its
    weights, then saves curriculum + expansion state beside verl's checkpoints (`state.save_state`).
 
-Config (``trainer.v1.sampler``)::
+Config (``trainer.v1.sampler``; ``sampler_kwargs`` holds `options.SamplerOptions`, with `RLConfig`'s expansion
+fields and defaults)::
 
     custom_sampler: {path: pkg://thinkvl.integrations.verl.replay_buffer, name: RLCSReplayBuffer}
-    sampler_kwargs: {curriculum: rlcs, state_dir: ${trainer.default_local_dir}/rlcs_state,
-                     gen_batch_size: ${data.gen_batch_size}, expansion_decay: 0.9, expansion_cap: 4.0}
+    sampler_kwargs: {curriculum_name: rlcs, state_dir: ${trainer.default_local_dir}/rlcs_state,
+                     gen_batch_size: ${data.gen_batch_size}, expansion_ema_decay: 0.9, expansion_cap: 4.0}
 
 Only ``trainer.v1.trainer_mode: sync`` is supported (RLCS is on-policy); validation batches are sampled as
 verl's own buffer samples them.
@@ -35,18 +36,12 @@ import transfer_queue as tq
 from transfer_queue import KVBatchMeta
 from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer
 
+from thinkvl.integrations.verl.options import SamplerOptions, read_options
 from thinkvl.integrations.verl.state import get_curriculum, load_state, save_state
-from thinkvl.rl.dynamic_sampling import ExpansionController, select_groups
+from thinkvl.rl.dynamic_sampling import select_groups
 
 logger = logging.getLogger(__name__)
 INDEX_FIELD = "rlcs_index"  # the dataset position `RLCSDataset` stores in every row
-
-
-def _get(kwargs: Any, key: str, default: Any) -> Any:
-    if kwargs is None:
-        return default
-    value = kwargs.get(key, default) if hasattr(kwargs, "get") else default
-    return default if value is None else value
 
 
 class RLCSReplayBuffer(ReplayBuffer):
@@ -69,7 +64,8 @@ class RLCSReplayBuffer(ReplayBuffer):
             )
         if refill_fn is None:
             raise ValueError("RLCSReplayBuffer needs verl's refill_fn to over-draw prompts")
-        poll_interval = float(_get(sampler_kwargs, "poll_interval", poll_interval))
+        options = read_options(SamplerOptions, sampler_kwargs, "trainer.v1.sampler.sampler_kwargs")
+        poll_interval = options.poll_interval or poll_interval
         super().__init__(
             trainer_mode,
             trainer_config,
@@ -79,18 +75,10 @@ class RLCSReplayBuffer(ReplayBuffer):
             poll_interval=poll_interval,
             refill_fn=refill_fn,
         )
-        self.expansion = ExpansionController(
-            decay=float(_get(sampler_kwargs, "expansion_decay", 0.9)),
-            cap=float(_get(sampler_kwargs, "expansion_cap", 4.0)),
-        )
-        self.gen_batch_size = int(_get(sampler_kwargs, "gen_batch_size", 1))
-        self.max_refill_rounds = int(_get(sampler_kwargs, "max_refill_rounds", 2))
-        self.curriculum_name = str(_get(sampler_kwargs, "curriculum", "rlcs"))
-        self.state_dir = _get(sampler_kwargs, "state_dir", None)
-        self.correct_field = str(_get(sampler_kwargs, "correct_field", "acc"))
-        self.timeout = float(_get(sampler_kwargs, "timeout_s", 0))  # 0: wait as long as verl's own buffer does
-        if self.gen_batch_size < 1 or self.max_refill_rounds < 0:
-            raise ValueError("sampler_kwargs: gen_batch_size must be >= 1 and max_refill_rounds >= 0")
+        self.expansion = options.expansion_controller()
+        self.gen_batch_size, self.max_refill_rounds = options.gen_batch_size, options.max_refill_rounds
+        self.curriculum_name, self.state_dir = options.curriculum_name, options.state_dir
+        self.correct_field, self.timeout = options.correct_field, options.timeout_s
         self._restored = False
         self.last_metrics: dict[str, float] = {}
 
