@@ -92,6 +92,8 @@ def make_run_handler(generate_factory: GenerateFactory | None) -> Callable[[argp
                 scoring_workers=config.scoring_workers,
                 progress=not args.quiet,
                 model_info=info,
+                clip_model=config.clip_model,
+                render_timeout=config.render_timeout,
             )
         except (BenchmarkError, EvalError, FileNotFoundError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
@@ -133,9 +135,16 @@ def handle_compare(args: argparse.Namespace) -> int:
 
 def handle_list(args: argparse.Namespace) -> int:
     for b in BENCHMARK_LIST:
-        status = {"rule": "offline", "approx": "offline (approx.)", "unavailable": "needs environment"}[b.scoring]
+        status = {
+            "rule": "offline",
+            "approx": "offline (approx.)",
+            "render": "offline (browser)",
+            "unavailable": "refused",
+        }[b.scoring]
         source = f"{b.hf_id}:{b.split}" if b.hf_id else b.files
         print(f"{b.name:18} {b.group:14} {b.title:20} {b.metric:18} {status:18} {source}")
+        if b.scoring in ("unavailable", "render"):
+            print(f"{'':18} needs: {b.needs}")
     return 0
 
 

@@ -34,7 +34,8 @@ from thinkvl.data.loaders import atomic_write_text
 from thinkvl.data.record import Record
 from thinkvl.eval import metrics, report
 from thinkvl.eval.loaders import LoadedBenchmark, load_benchmark
-from thinkvl.eval.registry import Benchmark, BenchmarkError, resolve_tasks
+from thinkvl.eval.registry import RENDER_NEEDS, Benchmark, BenchmarkError, resolve_tasks
+from thinkvl.eval.render.scorer import RenderScorer
 from thinkvl.eval.tables import DataNotFoundError
 from thinkvl.model.tokens import ANSWER_BUDGET
 from thinkvl.reward import DomainConfig, RewardConfig, RewardSystem, Verdict
@@ -109,6 +110,12 @@ class EvalConfig:
         "vLLM, SGLang), completions (/completions with the rendered prompt; text-only items), refuse (no such "
         "server: any budget but null is an error)",
     )
+    clip_model: str | None = option(
+        None,
+        "local directory of a transformers CLIP checkpoint for the coding benchmarks' visual similarity (Design2Code "
+        "uses openai/clip-vit-base-patch32)",
+    )
+    render_timeout: float = option(30.0, "seconds a generated page may take to load in the headless browser")
     request_extra: dict[str, Any] = option(
         {"skip_special_tokens": False},
         "fields added to every request body (vLLM/SGLang keep the box tokens with skip_special_tokens: false; "
@@ -141,8 +148,8 @@ class EvalConfig:
                 raise ValueError("an endpoint needs served_model: the model name the server knows")
         if self.concurrency < 1 or self.max_attempts < 1 or self.answer_budget < 1:
             raise ValueError("concurrency, max_attempts and answer_budget must be >= 1")
-        if self.request_timeout <= 0:
-            raise ValueError("request_timeout must be > 0 seconds")
+        if self.request_timeout <= 0 or self.render_timeout <= 0:
+            raise ValueError("request_timeout and render_timeout must be > 0 seconds")
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise ValueError(f"temperature must be >= 0 and top_p in (0, 1], got {self.temperature}, {self.top_p}")
         if not isinstance(self.request_extra, dict):
@@ -284,7 +291,7 @@ def run_benchmark(
     generate: Generate | StreamingModel,
     out_dir: Path,
     budget: int | None,
-    scorer: RewardSystem,
+    scorer: RewardSystem | RenderScorer,
     *,
     batch_size: int,
     workers: int = 1,
@@ -321,7 +328,10 @@ def run_benchmark(
                 rows.append(error_row(rec, bench, budget, g.error or "no response", g.info))
             else:
                 text, verdict = next(scored)
-                rows.append(prediction_row(rec, bench, budget, text, verdict, g.info))
+                row = prediction_row(rec, bench, budget, text, verdict, g.info)
+                if isinstance(scorer, RenderScorer):
+                    row.update(scorer.details(rec.id))  # what the renderer measured (parts, errors)
+                rows.append(row)
         _append(path, rows)
         done.update((row["id"], row) for row in rows)
         if progress is not None and task is not None:
@@ -363,6 +373,16 @@ def _entry(bench: Benchmark, skipped: list[str]) -> dict[str, Any]:
     }
 
 
+def _scorer(bench: Benchmark, base: RewardConfig, config: EvalConfig, root: Path) -> RewardSystem | RenderScorer:
+    """The reward system with the benchmark's verifiers, or for coding benchmarks the renderer."""
+    if bench.scoring == "render":
+        assert config.clip_model is not None
+        return RenderScorer(
+            bench.loader, root, clip_model=config.clip_model, lenient=config.lenient, timeout=config.render_timeout
+        )  # type: ignore[arg-type]
+    return RewardSystem(reward_config_for(bench, base, lenient=config.lenient))
+
+
 def run_eval(
     tasks: Sequence[str | Benchmark],
     generate: Generate | StreamingModel,
@@ -380,6 +400,8 @@ def run_eval(
     scoring_workers: int = 1,
     progress: bool = True,
     model_info: dict[str, Any] | None = None,
+    clip_model: str | Path | None = None,
+    render_timeout: float = 30.0,
 ) -> dict[str, Any]:
     """Evaluate ``generate`` on ``tasks`` at each thinking budget; write predictions, results, table and plots.
 
@@ -399,11 +421,18 @@ def run_eval(
         reward_config=str(reward_config) if isinstance(reward_config, (str, Path)) else None,
         scoring_workers=scoring_workers,
         loader_options=dict(loader_options or {}),
+        clip_model=str(clip_model) if clip_model is not None else None,
+        render_timeout=render_timeout,
     )
     benches = resolve_tasks(config.tasks)
     blocked = [b for b in benches if not b.runnable]
     if blocked:
         raise BenchmarkError("; ".join(f"{b.title} can't be scored offline: it needs {b.needs}" for b in blocked))
+    rendered = [b.title for b in benches if b.scoring == "render"]
+    if rendered and not config.clip_model:
+        raise BenchmarkError(
+            f"{', '.join(rendered)}: give clip_model, a local CLIP checkpoint directory ({RENDER_NEEDS})"
+        )
     if isinstance(reward_config, RewardConfig):
         base = reward_config
     else:
@@ -437,7 +466,7 @@ def run_eval(
                 skipped = f" ({len(loaded.skipped)} skipped: {loaded.skipped[0]})" if loaded.skipped else ""
                 raise EvalError(f"{bench.title}: no items loaded{skipped}")
             entry = _entry(bench, loaded.skipped)
-            with RewardSystem(reward_config_for(bench, base, lenient=config.lenient)) as scorer:
+            with _scorer(bench, base, config, loaded.root) as scorer:
                 for budget in config.thinking_budgets:
                     rows = run_benchmark(
                         loaded,
