@@ -116,6 +116,12 @@ class EvalConfig:
         "uses openai/clip-vit-base-patch32)",
     )
     render_timeout: float = option(30.0, "seconds a generated page may take to load in the headless browser")
+    video_via: Literal["auto", "video", "frames"] = option(
+        "auto",
+        "how a video goes to a served model: video (one video_url part with its frame rate, which vLLM's glm4v turns "
+        "into frames with time indices), frames (loose images, no times), auto (video, frames where the server "
+        "refuses it); each item's predictions say which was used",
+    )
     request_extra: dict[str, Any] = option(
         {"skip_special_tokens": False},
         "fields added to every request body (vLLM/SGLang keep the box tokens with skip_special_tokens: false; "
@@ -160,6 +166,8 @@ class EvalConfig:
             raise ValueError(f"force_marker must be 'think_close' or 'end_of_solution', got {self.force_marker!r}")
         if self.budget_via not in ("continue", "completions", "refuse"):
             raise ValueError(f"budget_via must be continue, completions or refuse, got {self.budget_via!r}")
+        if self.video_via not in ("auto", "video", "frames"):
+            raise ValueError(f"video_via must be auto, video or frames, got {self.video_via!r}")
 
 
 def budget_key(budget: int | None) -> str:
