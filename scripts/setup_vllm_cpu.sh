@@ -43,6 +43,6 @@ PYEOF
 # thinkvl itself without its version requirements, then its pure-Python requirements and pytest.
 "$PY" -m pip install -q --no-deps -e .
 "$PY" -m pip install -q "datasets>=3.0" "accelerate>=1.0" "pillow>=10" "sympy>=1.13" "rapidfuzz>=3.0" \
-  "pyyaml>=6.0" "rich>=13" "tqdm>=4.66" "matplotlib>=3.8" "pyarrow>=15" "scipy>=1.11" "pytest>=8" \
+  "pyyaml>=6.0" "httpx2>=2" "rich>=13" "tqdm>=4.66" "matplotlib>=3.8" "pyarrow>=15" "scipy>=1.11" "pytest>=8" \
   "torch==2.13.0+cpu" "transformers>=5.16.1,<5.20"
 "$PY" -c "import vllm, transformers, thinkvl; print('vllm', vllm.__version__, 'transformers', transformers.__version__)"
