@@ -41,6 +41,7 @@ def server_command(model_dir: Path, port: int) -> list[str]:
         "--host", "127.0.0.1", "--port", str(port),
         "--dtype", "float32", "--gpu-memory-utilization", "0.15", "--max-model-len", "2048",
         "--enforce-eager", "--seed", "0", "--limit-mm-per-prompt", '{"image": 4, "video": 1}',
+        "--trust-request-mm-kwargs",  # lets each request give its video's frame rate (media_io_kwargs)
     ]  # fmt: skip
 
 
@@ -103,9 +104,10 @@ def test_served_model_gives_the_local_verdicts_video_included(server, model_dir,
     common = ["eval", "run", "--config", str(cfg), "--quiet"]
     assert main([*common, "--model", str(model_dir), "--out", str(tmp_path / "local")]) == 0
     served_args = ["--endpoint", server, "--served-model", SERVED, "--concurrency", "4"]
-    assert main([*common, *served_args, "--out", str(tmp_path / "served")]) == 0
+    code = main([*common, *served_args, "--out", str(tmp_path / "served")])
     capsys.readouterr()
     local, served = _rows(tmp_path / "local"), _rows(tmp_path / "served")
+    assert code == 0, {rid: r["error"] for rid, r in served.items() if "error" in r}
     assert set(local) == set(served) and {r["domain"] for r in local.values()} == set(DOMAINS)
 
     same_verdict = [rid for rid in local if local[rid]["correct"] == served[rid]["correct"]]

@@ -146,3 +146,20 @@ def test_webquest_screenshots_and_design2code(data_dir, tmp_path, kit):
     kit.write_parquet(tmp_path / "d" / "design2code" / "data" / "train-00000-of-00001.parquet", rows)
     (rec,) = load_benchmark("design2code", tmp_path / "d", tmp_path / "c").records
     assert rec.answer.startswith("<html>") and "HTML" in rec.question
+
+
+def test_flame_records_keep_the_style_sheet_beside_the_component(tmp_path, kit):
+    rows = [
+        {
+            "problem_id": "000000007",
+            "complexity_level": 2,
+            "image": kit.image_struct(),
+            "style": ".box { color: red; }",
+            "component": "export default function App() { return <div className='box'>Hi</div>; }",
+        }
+    ]
+    kit.write_parquet(tmp_path / "d" / "flame_react" / "data" / "test-00000-of-00001.parquet", rows)
+    (rec,) = load_benchmark("flame_react", tmp_path / "d", tmp_path / "c").records
+    assert rec.id == "flame-000000007" and rec.meta["complexity_level"] == "2"
+    assert rec.answer == rows[0]["component"] and rec.meta["style"] == ".box { color: red; }"
+    assert "// CSS" in rec.question and "// JavaScript XML (JSX)" in rec.question

@@ -35,7 +35,7 @@ from thinkvl.eval.render.browser import Browser, BrowserUnavailable  # noqa: E40
 from thinkvl.eval.render.scorer import RenderScorer  # noqa: E402
 
 pytestmark = pytest.mark.slow
-TIMEOUT = 4.0
+TIMEOUT = 20.0  # generous: a loaded 2-core machine took over 4 s for a plain page; the time-limit test uses 3 s
 
 REFERENCE = """<html><head><style>
 body { font-family: sans-serif; margin: 0; }
@@ -122,11 +122,9 @@ def test_design2code_page_against_itself_gets_the_maximum(d2c):
 
 
 def test_design2code_blank_broken_and_never_loading_pages_score_low_in_time(d2c):
-    start = time.monotonic()
     texts = [boxed(REFERENCE), boxed(NEAR), boxed(BLANK), boxed(BROKEN), boxed(NEVER_LOADS), "no answer format"]
     recs = [d2c_record(f"d{k}") for k in range(len(texts))]
     best, near, blank, broken, never, unformatted = d2c.score_batch(texts, recs)
-    elapsed = time.monotonic() - start
     assert best.score > 0.999
     assert 0.3 < near.score < best.score - 0.05, near.reason
     for v in (blank, broken):
@@ -134,7 +132,17 @@ def test_design2code_blank_broken_and_never_loading_pages_score_low_in_time(d2c)
         assert d2c.details(recs[texts.index(boxed(BLANK))].id)["render"]["block_match"] == 0.0
     assert never.score == 0.0 and "did not finish loading" in never.reason
     assert unformatted.score == 0.0 and not unformatted.format_ok
-    assert elapsed < 6 * 10 + TIMEOUT * 2, elapsed  # the endless page cost one time limit, not a hang
+
+
+def test_a_page_that_never_loads_is_cut_at_the_time_limit_and_the_browser_goes_on():
+    with Browser(timeout=3.0) as quick:
+        start = time.monotonic()
+        never = quick.render(NEVER_LOADS)
+        cut = time.monotonic() - start
+        after = quick.render("<p>next page</p>")
+    assert not never.ok and "did not finish loading within 3 s" in never.error
+    assert cut < 3.0 + 15.0, cut  # the limit plus closing the hung page, with room for a loaded machine
+    assert after.ok and [b.text for b in after.blocks] == ["next page"]
 
 
 def test_generated_code_reaches_no_network(browser):
@@ -207,7 +215,7 @@ def flame(clip_dir, browser, tmp_path_factory):
 
 def flame_record(rid: str) -> Record:
     content = [{"type": "image", "image": "design.png"}, {"type": "text", "text": "Write the component."}]
-    return Record(rid, "vqa", [{"role": "user", "content": content}], {"component": COMPONENT, "style": STYLE})
+    return Record(rid, "vqa", [{"role": "user", "content": content}], COMPONENT, meta={"style": STYLE})
 
 
 def test_flame_component_against_its_own_design_passes(flame):
@@ -228,9 +236,7 @@ def test_flame_broken_blank_foreign_import_never_loading_and_static_answers_fail
         "static": static,  # no hook or handler where the reference has both: Flame's code score is 0
     }
     recs = [flame_record(k) for k in cases]
-    start = time.monotonic()
     verdicts = dict(zip(cases, flame.score_batch([flame_answer(c) for c in cases.values()], recs)))
-    assert time.monotonic() - start < 60 + TIMEOUT * 2
     assert all(v.score == 0.0 and not v.correct for v in verdicts.values()), {k: v.reason for k, v in verdicts.items()}
     assert verdicts["syntax"].reason.startswith("compile:")
     assert "shows nothing" in verdicts["blank"].reason
@@ -277,3 +283,16 @@ def test_design2code_run_end_to_end_writes_the_parts(clip_dir, tmp_path):
     assert metric["extra"]["block_match"] == pytest.approx(50.0, abs=0.01)
     saved = [json.loads(x) for x in (tmp_path / "run/predictions/design2code@none.jsonl").read_text().splitlines()]
     assert saved[0]["render"]["final"] > 0.999 and saved[1]["render"]["block_match"] == 0.0
+
+
+def test_lenient_reads_the_fenced_page_of_a_model_without_box_tokens(d2c):
+    """Other models answer in Markdown: with ``lenient`` the longest fenced block after the thought is the page."""
+    text = "<think>```html\n<p>draft</p>\n```</think>Here is the page:\n```html\n" + REFERENCE + "\n```\nDone."
+    d2c.lenient = True
+    try:
+        (v,) = d2c.score_batch([text], [d2c_record("len")])
+    finally:
+        d2c.lenient = False
+    assert v.score > 0.999, v.reason
+    (strict,) = d2c.score_batch([text], [d2c_record("strict")])
+    assert strict.score == 0.0 and not strict.format_ok

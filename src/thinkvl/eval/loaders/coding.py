@@ -1,8 +1,8 @@
 """Coding from screenshots: Design2Code (HTML/CSS) and Flame-React (React components).
 
 Their scores come from rendering the generated code and comparing it visually with the reference
-(`thinkvl.eval.render`); records hold the screenshot prompt and the reference: Design2Code's HTML, Flame's
-``{"component": code, "style": css}``.
+(`thinkvl.eval.render`); records hold the screenshot prompt and the reference code (Design2Code's HTML, Flame's
+component, whose style sheet is ``meta["style"]``).
 """
 
 from __future__ import annotations
@@ -37,13 +37,12 @@ def _code_record(row: dict[str, Any], ctx: LoadContext, name: str, prompt: str, 
     code = next((str(row[k]) for k in code_keys if row.get(k)), None)
     if code is None:
         raise BadItemError(f"{ctx.bench.title} {rid}: no reference code in columns {code_keys}")
-    answer: Any = code
     meta: dict[str, Any] = {"reference_chars": len(code)}
-    if name == "flame":  # the reference renders with its style sheet; the complexity level is Flame's breakdown
-        answer = {"component": code, "style": str(row.get("style") or "")}
+    if name == "flame":  # the reference's style sheet; the complexity level is Flame's breakdown
+        meta["style"] = str(row.get("style") or "")
         if row.get("complexity_level") is not None:
             meta["complexity_level"] = str(row["complexity_level"])
-    return prompts.user_record(rid, "vqa", prompts.content([image], prompt), answer, meta)
+    return prompts.user_record(rid, "vqa", prompts.content([image], prompt), code, meta)
 
 
 DESIGN2CODE = Family(

@@ -27,11 +27,13 @@ from PIL import Image
 from thinkvl.data.record import Record, content_parts
 from thinkvl.eval.render import design2code, react
 from thinkvl.eval.render.browser import Browser, Rendering
+from thinkvl.model.tokens import THINK_CLOSE
 from thinkvl.reward.extract import extract_lenient, extract_strict
 from thinkvl.reward.verdict import Verdict
 
 Kind = Literal["design2code", "flame"]
 _FENCE = re.compile(r"^\s*```[\w-]*\s*\n(.*?)\n?```\s*$", re.S)
+_ANY_FENCE = re.compile(r"```[\w-]*[ \t]*\n(.*?)```", re.S)
 _HTML_TAG = re.compile(r"<html[^>]*>", re.I)
 
 
@@ -143,13 +145,17 @@ class RenderScorer:
             return [self._design2code(code, problem, rec) for (code, problem), rec in zip(codes, records)]
         sources = [code or "" for code, _ in codes]
         compiled = react.compile_components([react.split_response(s)[1] for s in sources])
-        refs = react.compile_components([str(_reference(r)["component"]) for r in records])
+        refs = react.compile_components([str(r.answer) for r in records])
         return [
             self._flame(code, problem, build, ref, rec)
             for (code, problem), build, ref, rec in zip(codes, compiled, refs, records)
         ]
 
     def _extract(self, text: str) -> tuple[str | None, str | None]:
+        if self.lenient:  # other models: the longest fenced block after the thought, else the lenient answer
+            fences = _ANY_FENCE.findall(text.rsplit(THINK_CLOSE, 1)[-1])
+            if fences:
+                return max(fences, key=len).strip(), None
         got = (extract_lenient if self.lenient else extract_strict)(text)
         if got.answer is None:
             return None, "; ".join(got.problems) or "no answer"
@@ -222,8 +228,3 @@ class RenderScorer:
 
 def torch_cosine(a: Any, b: Any) -> float:
     return float((a @ b) / (a.norm() * b.norm()).clamp_min(1e-12))
-
-
-def _reference(rec: Record) -> dict[str, Any]:
-    """A Flame record's answer: ``{"component": code, "style": css}`` (older records hold the code alone)."""
-    return rec.answer if isinstance(rec.answer, dict) else {"component": str(rec.answer), "style": ""}
