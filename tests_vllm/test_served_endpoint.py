@@ -112,16 +112,67 @@ def test_served_model_gives_the_local_verdicts_video_included(server, model_dir,
 
     same_verdict = [rid for rid in local if local[rid]["correct"] == served[rid]["correct"]]
     same_text = [rid for rid in local if local[rid]["response"] == served[rid]["response"]]
-    differ = sorted(set(local) - set(same_text))
-    report = {rid: (local[rid]["response"], served[rid]["response"]) for rid in differ}
     print(f"same verdict {len(same_verdict)}/{len(local)}, same response {len(same_text)}/{len(local)}")
-    assert len(same_verdict) / len(local) >= MIN_AGREEMENT, report
-    # Every difference must be explained; none is expected: fp32 greedy on both sides, the same prompt tokens
-    # (the video's frames and time stamps included), the same forced-answer continuation.
-    assert not differ, report
+    assert len(same_verdict) / len(local) >= MIN_AGREEMENT
+
+    # The only differences allowed come from the forced cut. The local engine continues from the thought's token
+    # ids; over HTTP the cut thought goes back as text (vLLM drops a trailing incomplete UTF-8 sequence from it),
+    # and a thought whose ids don't survive decode -> encode (a random model's stray byte tokens, shown as U+FFFD,
+    # or tokens that merge when re-encoded) comes back as other tokens. Every differing item must be such a
+    # thought, and the served answer must be exactly what the local model says after the re-encoded served thought.
+    for rid in local:  # up to held-back or replaced bytes, the thoughts are the same everywhere
+        assert _thought(local[rid]["response"]).replace("\ufffd", "") == _thought(served[rid]["response"]).replace(
+            "\ufffd", ""
+        ), rid
+    differ = sorted(set(local) - set(same_text))
+    if differ:
+        _check_differences_are_retokenised_thoughts(model_dir, tmp_path / "local", differ, served)
 
     videos = [r for r in served.values() if r["domain"] == "video"]
     assert videos and all(r["generation"]["video_via"] == "video" for r in videos)
     forced = [r for r in served.values() if r["generation"].get("forced")]
     assert forced, "a budget of 12 tokens should cut some thoughts: continue_final_message was not exercised"
-    assert all("</think><answer>" in r["response"] for r in forced)
+    assert all(MARKER in r["response"] for r in forced)
+
+
+MARKER = "</think><answer>"  # force_marker think_close
+
+
+def _thought(response: str) -> str:
+    return response.split(MARKER, 1)[0]
+
+
+def _check_differences_are_retokenised_thoughts(model_dir: Path, run: Path, ids: list[str], served: dict) -> None:
+    import torch
+
+    from thinkvl.eval.loaders import load_benchmark
+    from thinkvl.model import load_bundle
+    from thinkvl.model.chat import render_prompt
+    from thinkvl.model.generate import SamplingParams, TransformersEngine
+
+    loaded = load_benchmark("synth", None, run / "media", options={"n": 2, "levels": [0], "domains": DOMAINS})
+    records = [r for r in loaded.records if r.id in ids]
+    bundle = load_bundle(model_dir, dtype=torch.float32)
+    bundle.model.eval()
+    engine = TransformersEngine(bundle)
+    params = SamplingParams(greedy=True, thinking_budget=BUDGET, answer_budget=ANSWER_BUDGET)
+    tok = bundle.tokenizer
+    for rec, ro in zip(records, engine.generate(records, loaded.root, params)):
+        assert ro.forced, rec.id  # a difference needs a cut
+        thought = ro.response_ids[:BUDGET]
+        assert tok.encode(tok.decode(thought), add_special_tokens=False) != thought, (rec.id, "round-trips")
+        # What the server did: re-encode its thought text + marker, then answer greedily (banned tokens banned).
+        text = served[rec.id]["response"]
+        cont = tok.encode(_thought(text) + MARKER, add_special_tokens=False)
+        start = len(cont)
+        with torch.no_grad():
+            for _ in range(ANSWER_BUDGET):
+                inputs = engine._continuation_inputs([rec], loaded.root, [render_prompt(rec.messages)], [(0, cont)])
+                logits = bundle.model(**inputs).logits[0, -1].float()
+                logits[engine.suppressed] = float("-inf")
+                cont.append(int(logits.argmax()))
+                if cont[-1] in engine.stop_ids:
+                    break
+        answer = tok.decode(cont[start:])
+        # vLLM drops a trailing incomplete UTF-8 sequence from the text of a reply cut at max_tokens.
+        assert text.split(MARKER, 1)[1].rstrip("\ufffd") == answer.rstrip("\ufffd"), (rec.id, text, answer)

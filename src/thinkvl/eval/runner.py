@@ -37,7 +37,7 @@ from thinkvl.eval.loaders import LoadedBenchmark, load_benchmark
 from thinkvl.eval.registry import RENDER_NEEDS, Benchmark, BenchmarkError, resolve_tasks
 from thinkvl.eval.render.scorer import RenderScorer
 from thinkvl.eval.tables import DataNotFoundError
-from thinkvl.model.tokens import ANSWER_BUDGET
+from thinkvl.model.tokens import ANSWER_BUDGET, NEVER_GENERATED
 from thinkvl.reward import DomainConfig, RewardConfig, RewardSystem, Verdict
 
 Generate = Callable[[list[Record], Path, "int | None"], list[str]]
@@ -123,9 +123,10 @@ class EvalConfig:
         "refuses it); each item's predictions say which was used",
     )
     request_extra: dict[str, Any] = option(
-        {"skip_special_tokens": False},
-        "fields added to every request body (vLLM/SGLang keep the box tokens with skip_special_tokens: false; "
-        "{} for servers that reject unknown fields)",
+        {"skip_special_tokens": False, "bad_words": list(NEVER_GENERATED)},
+        "fields added to every request body: vLLM/SGLang keep the box tokens with skip_special_tokens: false, and "
+        "vLLM's bad_words bans the placeholders and prompt tags the local engine never generates (without it a served "
+        "model may emit <|end_of_video|> where the local one can't); {} for servers that reject unknown fields",
     )
 
     def __post_init__(self) -> None:
