@@ -251,12 +251,10 @@ def test_split_response_reads_flames_markers():
     assert react.split_response("import React from 'react';\nexport default X;")[0] == ""
 
 
-def test_design2code_run_end_to_end_writes_the_parts(clip_dir, tmp_path):
-    """`run_eval` on a Design2Code snapshot scores saved responses in the browser and reports the five parts."""
+def _d2c_snapshot(tmp_path: Path) -> Path:
+    """A Design2Code Hub snapshot with two items (white screenshots, the reference page as their HTML)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from thinkvl.eval.runner import run_eval
 
     buf = io.BytesIO()
     Image.new("RGB", (32, 24), "white").save(buf, format="PNG")
@@ -264,25 +262,44 @@ def test_design2code_run_end_to_end_writes_the_parts(clip_dir, tmp_path):
     path = tmp_path / "data" / "design2code" / "data" / "train-00000-of-00001.parquet"
     path.parent.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(rows), path)
+    return tmp_path / "data"
+
+
+def test_design2code_run_end_to_end_writes_the_parts(clip_dir, tmp_path):
+    """`run_eval` on a Design2Code snapshot scores saved responses in the browser and reports the five parts."""
+    from thinkvl.eval.runner import run_eval
+
     answers = iter([boxed(REFERENCE), boxed(BLANK)])
 
     def generate(records, root, budget):
         return [next(answers) for _ in records]
 
+    data = _d2c_snapshot(tmp_path)
     results = run_eval(
-        ["design2code"],
-        generate,
-        tmp_path / "run",
-        data_dir=tmp_path / "data",
-        progress=False,
-        clip_model=clip_dir,
+        ["design2code"], generate, tmp_path / "run", data_dir=data, progress=False, clip_model=clip_dir,
         render_timeout=TIMEOUT,
-    )
+    )  # fmt: skip
     metric = results["benchmarks"]["design2code"]["budgets"]["none"]
     assert metric["n"] == 2 and 50 < metric["value"] < 61  # (1.0 + at most 0.2) / 2
     assert metric["extra"]["block_match"] == pytest.approx(50.0, abs=0.01)
     saved = [json.loads(x) for x in (tmp_path / "run/predictions/design2code@none.jsonl").read_text().splitlines()]
     assert saved[0]["render"]["final"] > 0.999 and saved[1]["render"]["block_match"] == 0.0
+
+
+def test_no_clip_model_or_no_browser_is_one_clear_error(clip_dir, tmp_path, monkeypatch):
+    from thinkvl.eval.registry import BenchmarkError
+    from thinkvl.eval.runner import EvalError, run_eval
+
+    data = _d2c_snapshot(tmp_path)
+
+    def generate(records, root, budget):
+        raise AssertionError("nothing is generated before the scorer is ready")
+
+    with pytest.raises(BenchmarkError, match="give --clip-model DIR"):
+        run_eval(["design2code"], generate, tmp_path / "a", data_dir=data, progress=False)
+    monkeypatch.setenv("THINKVL_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    with pytest.raises(EvalError, match="scored in a browser: THINKVL_CHROMIUM=.* is not an executable"):
+        run_eval(["design2code"], generate, tmp_path / "b", data_dir=data, progress=False, clip_model=clip_dir)
 
 
 def test_lenient_reads_the_fenced_page_of_a_model_without_box_tokens(d2c):

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -34,11 +34,13 @@ from thinkvl.data.loaders import atomic_write_text
 from thinkvl.data.record import Record
 from thinkvl.eval import metrics, report
 from thinkvl.eval.loaders import LoadedBenchmark, load_benchmark
-from thinkvl.eval.registry import RENDER_NEEDS, Benchmark, BenchmarkError, resolve_tasks
-from thinkvl.eval.render.scorer import RenderScorer
+from thinkvl.eval.registry import Benchmark, BenchmarkError, resolve_tasks
 from thinkvl.eval.tables import DataNotFoundError
 from thinkvl.model.tokens import ANSWER_BUDGET, NEVER_GENERATED
 from thinkvl.reward import DomainConfig, RewardConfig, RewardSystem, Verdict
+
+if TYPE_CHECKING:
+    from thinkvl.eval.render.scorer import RenderScorer
 
 Generate = Callable[[list[Record], Path, "int | None"], list[str]]
 EVAL_PLUGIN = "thinkvl.eval.verifiers"
@@ -338,7 +340,7 @@ def run_benchmark(
             else:
                 text, verdict = next(scored)
                 row = prediction_row(rec, bench, budget, text, verdict, g.info)
-                if isinstance(scorer, RenderScorer):
+                if not isinstance(scorer, RewardSystem):
                     row.update(scorer.details(rec.id))  # what the renderer measured (parts, errors)
                 rows.append(row)
         _append(path, rows)
@@ -385,10 +387,20 @@ def _entry(bench: Benchmark, skipped: list[str]) -> dict[str, Any]:
 def _scorer(bench: Benchmark, base: RewardConfig, config: EvalConfig, root: Path) -> RewardSystem | RenderScorer:
     """The reward system with the benchmark's verifiers, or for coding benchmarks the renderer."""
     if bench.scoring == "render":
+        from thinkvl.eval.render.browser import BrowserUnavailable
+        from thinkvl.eval.render.scorer import RenderScorer  # numpy, scipy, a browser: only when asked for
+
         assert config.clip_model is not None
-        return RenderScorer(
-            bench.loader, root, clip_model=config.clip_model, lenient=config.lenient, timeout=config.render_timeout
-        )  # type: ignore[arg-type]
+        try:
+            return RenderScorer(
+                bench.loader,  # type: ignore[arg-type]
+                root,
+                clip_model=config.clip_model,
+                lenient=config.lenient,
+                timeout=config.render_timeout,
+            )
+        except BrowserUnavailable as err:
+            raise EvalError(f"{bench.title} is scored in a browser: {err} ({bench.needs})") from None
     return RewardSystem(reward_config_for(bench, base, lenient=config.lenient))
 
 
@@ -440,7 +452,8 @@ def run_eval(
     rendered = [b.title for b in benches if b.scoring == "render"]
     if rendered and not config.clip_model:
         raise BenchmarkError(
-            f"{', '.join(rendered)}: give clip_model, a local CLIP checkpoint directory ({RENDER_NEEDS})"
+            f"{', '.join(rendered)}: give --clip-model DIR (clip_model), a local transformers CLIP checkpoint "
+            "(Design2Code uses openai/clip-vit-base-patch32); nothing is downloaded"
         )
     if isinstance(reward_config, RewardConfig):
         base = reward_config

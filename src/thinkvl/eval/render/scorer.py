@@ -174,7 +174,7 @@ class RenderScorer:
         gen = self.browser.render(as_page(code))
         ref = self._reference_page(str(rec.answer))
         if not ref.ok:
-            raise RuntimeError(f"{rec.id}: the reference page did not render: {ref.error}")
+            raise ValueError(f"{rec.id}: the reference page did not render: {ref.error}")
         if not gen.ok:
             return self._verdict(rec, 0.0, code, f"render: {gen.error}", {"error": gen.error})
         clip = self._clip(gen, ref)
@@ -214,7 +214,7 @@ class RenderScorer:
             return self._verdict(rec, 0.0, code, f"render: {why}", {**details, "error": why})
         image = _first_image(rec)
         if image is None:
-            raise RuntimeError(f"{rec.id}: no design image to compare with")
+            raise ValueError(f"{rec.id}: no design image to compare with")
         with Image.open(self.root / image) as design:
             a, b = pad_pair(page.image, design)
         emb = self.clip.image_token_means([a, b])
