@@ -58,7 +58,7 @@ def server(model_dir: Path, tmp_path_factory):
         )
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 900
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"vLLM's server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
@@ -68,7 +68,7 @@ def server(model_dir: Path, tmp_path_factory):
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"vLLM's server did not come up in 600 s:\n{log.read_text()[-3000:]}")
+                pytest.fail(f"vLLM's server did not come up in 900 s:\n{log.read_text()[-3000:]}")
             time.sleep(2)
         yield url
     finally:
