@@ -9,3 +9,9 @@ python3 -m venv .venv
 python -m pip install -q --upgrade pip
 pip install -q -r <(python scripts/env_requirements.py main)
 pip install -q -e ".[dev]"
+# The React renderer's Node packages (Babel, React 18) for Flame-React, from package-lock.json.
+if command -v npm >/dev/null 2>&1; then
+  npm ci --prefix src/thinkvl/eval/render/js --no-audit --no-fund --silent
+else
+  echo "warning: npm not found; Flame-React scoring needs it (apt-get install nodejs npm)"
+fi

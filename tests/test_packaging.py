@@ -27,7 +27,9 @@ def test_wheel_carries_every_data_file(tmp_path):
     src.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)
-    shutil.copytree(ROOT / "src", src / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    # node_modules: the React renderer's npm packages, installed beside its package.json at set-up, never shipped.
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "node_modules")
+    shutil.copytree(ROOT / "src", src / "src", ignore=ignore)
     cmd = [
         sys.executable,
         "-m",
@@ -48,9 +50,10 @@ def test_wheel_carries_every_data_file(tmp_path):
     data_files = {
         f"thinkvl/{p.relative_to(package).as_posix()}"
         for p in package.rglob("*")
-        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+        if p.is_file() and p.suffix not in (".py", ".pyc") and not {"__pycache__", "node_modules"} & set(p.parts)
     }
     assert {"thinkvl/configs/demo/rl.yaml", "thinkvl/configs/reward.yaml"} <= data_files
+    assert "thinkvl/eval/render/js/build_react.cjs" in data_files
     assert data_files - names == set()
     modules = {f"thinkvl/{p.relative_to(package).as_posix()}" for p in package.rglob("*.py")}
     assert modules - names == set()

@@ -112,4 +112,10 @@ def test_list_command_prints_every_benchmark(capsys):
     out = capsys.readouterr().out.splitlines()
     rows = [line for line in out if line.split() and line.split()[0] in BENCHMARKS]
     assert len(rows) == len(BENCHMARKS)
-    assert any(line.startswith("osworld") and "needs environment" in line for line in out)
+    # Only the three live-environment benchmarks are refused, each followed by what it needs; the coding ones render.
+    refused = [(n, line.split()[0]) for n, line in enumerate(out) if " refused " in line]
+    assert [name for _, name in refused] == ["osworld", "androidworld", "webvoyager"]
+    needs = [out[n + 1].strip() for n, _ in refused]
+    assert "virtual machine" in needs[0] and "Android emulator" in needs[1] and "live browser" in needs[2]
+    coding = {line.split()[0]: line for line in rows if line.startswith(("design2code", "flame_react"))}
+    assert all("offline (browser)" in line for line in coding.values()) and len(coding) == 2

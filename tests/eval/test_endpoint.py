@@ -45,6 +45,7 @@ def _collect(model: EndpointModel, records: list[Record], root: Path, budget: in
 
 # ------------------------------------------------------------------ request shape
 def test_request_carries_every_image_and_frame_in_record_order(tmp_path, kit, monkeypatch):
+    """With ``video_via: frames`` (servers without video input) a video's frames go as loose images, in order."""
     colours = ["red", "green", "blue", "yellow", "white"]
     for c in colours:
         (tmp_path / f"{c}.png").write_bytes(kit.png(c))
@@ -58,7 +59,9 @@ def test_request_carries_every_image_and_frame_in_record_order(tmp_path, kit, mo
     record = _record("shape-1", parts)
     monkeypatch.setenv("MY_KEY", "sk-test")
     with StubServer(lambda path, body: chat_reply(ANSWER)) as server:
-        config = EndpointConfig(server.url, "glm", api_key_env="MY_KEY", temperature=0.6, top_p=0.9)
+        config = EndpointConfig(
+            server.url, "glm", api_key_env="MY_KEY", temperature=0.6, top_p=0.9, video_via="frames"
+        )
         texts = EndpointModel(config)([record], tmp_path, None)
     assert texts == [ANSWER]
     (seen,) = server.requests

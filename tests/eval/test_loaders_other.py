@@ -180,3 +180,20 @@ def test_refcoco_avg_reads_eight_splits_and_averages_them(tmp_path, kit):
         len(per_split) == 8 and per_split["RefCOCO testA"]["value"] == 100.0 and per_split["RefCOCOg val"]["value"] == 0
     )
     assert metric["value"] == pytest.approx(100 * 3 / 8)  # the mean over splits
+
+
+def test_flame_records_keep_the_style_sheet_beside_the_component(tmp_path, kit):
+    rows = [
+        {
+            "problem_id": "000000007",
+            "complexity_level": 2,
+            "image": kit.image_struct(),
+            "style": ".box { color: red; }",
+            "component": "export default function App() { return <div className='box'>Hi</div>; }",
+        }
+    ]
+    kit.write_parquet(tmp_path / "d" / "flame_react" / "data" / "test-00000-of-00001.parquet", rows)
+    (rec,) = load_benchmark("flame_react", tmp_path / "d", tmp_path / "c").records
+    assert rec.id == "flame-000000007" and rec.meta["complexity_level"] == "2"
+    assert rec.answer == rows[0]["component"] and rec.meta["style"] == ".box { color: red; }"
+    assert "// CSS" in rec.question and "// JavaScript XML (JSX)" in rec.question

@@ -140,10 +140,13 @@ def handle_list(args: argparse.Namespace) -> int:
             "rule": "offline",
             "approx": "offline (approx.)",
             "judge": "official (judge)",
-            "unavailable": "needs environment",
+            "render": "offline (browser)",
+            "unavailable": "refused",
         }[scoring]
         source = f"{b.hf_id}:{b.split}" if b.hf_id else b.files
         print(f"{b.name:18} {b.group:14} {b.title:20} {b.metric:18} {status:18} {source}")
+        if b.scoring in ("unavailable", "render"):
+            print(f"{'':18} needs: {b.needs}")
     if judge is None:
         print("\napprox.: scored by rule; give --judge-endpoint URL --judge-model NAME for the official judge protocol")
     return 0

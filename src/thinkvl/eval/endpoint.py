@@ -61,8 +61,28 @@ def data_url(path: Path) -> str:
     return f"data:{kind};base64,{base64.b64encode(raw).decode('ascii')}"
 
 
-def chat_messages(record: Record, root: Path) -> list[dict[str, Any]]:
-    """The record's conversation as OpenAI chat messages, images and video frames inline in record order."""
+def video_url(frames: list[Path]) -> str:
+    """A video's frames as one vLLM ``video/jpeg`` data URL: each frame's bytes in base64, comma-separated.
+
+    vLLM decodes every part with PIL, which reads the format from the bytes, so PNG frames arrive lossless (the
+    type names vLLM's frame-sequence format, not the frames' encoding)."""
+    return "data:video/jpeg;base64," + ",".join(base64.b64encode(f.read_bytes()).decode("ascii") for f in frames)
+
+
+def video_fps(record: Record) -> list[float]:
+    """The sampling rate of each video in the record, in order."""
+    return [
+        float(part.get("fps") or 1.0)
+        for message in record.messages
+        if not isinstance(message["content"], str)
+        for part in content_parts(message["content"])
+        if part.get("type") == "video"
+    ]
+
+
+def chat_messages(record: Record, root: Path, *, video_as: str = "frames") -> list[dict[str, Any]]:
+    """The record's conversation as OpenAI chat messages, images inline in record order; a video goes as loose
+    frames (``image_url`` parts) or, with ``video_as="video"``, as one ``video_url`` part."""
     out = []
     for message in record.messages:
         if isinstance(message["content"], str):
@@ -73,9 +93,12 @@ def chat_messages(record: Record, root: Path) -> list[dict[str, Any]]:
             kind = part.get("type")
             if kind == "text":
                 parts.append({"type": "text", "text": part["text"]})
-            elif kind in ("image", "video"):
-                files = [part["image"]] if kind == "image" else list(part["video"])
-                parts += [{"type": "image_url", "image_url": {"url": data_url(root / f)}} for f in files]
+            elif kind == "image":
+                parts.append({"type": "image_url", "image_url": {"url": data_url(root / part["image"])}})
+            elif kind == "video" and video_as == "video":
+                parts.append({"type": "video_url", "video_url": {"url": video_url([root / f for f in part["video"]])}})
+            elif kind == "video":
+                parts += [{"type": "image_url", "image_url": {"url": data_url(root / f)}} for f in part["video"]]
             else:
                 raise ValueError(f"unknown content part type {kind!r}")
         out.append({"role": message["role"], "content": parts})
@@ -124,7 +147,8 @@ class EndpointModel:
         self.sampling = {"temperature": config.temperature, "top_p": config.top_p}
         self.max_tokens, self.answer_budget = config.max_tokens, answer_budget
         self.marker = FORCE_ANSWER_TEXT[config.force_marker]
-        self.budget_via = config.budget_via
+        self.budget_via, self.video_via = config.budget_via, config.video_via
+        self.video_refused: str | None = None  # why the server refused a video part (auto: frames from then on)
         self.extra = dict(config.request_extra)
 
     def preflight(self) -> None:
@@ -250,8 +274,7 @@ class EndpointModel:
             prompt = render_prompt(record.messages)
             body = await self._post(client, "/completions", {"prompt": prompt, **self._params(cap)}, info)
         else:
-            messages = chat_messages(record, root)
-            body = await self._post(client, "/chat/completions", {"messages": messages, **self._params(cap)}, info)
+            body, messages, media = await self._chat(client, record, root, cap, info)
         text, finish, closed = reply_text(body, chat=not completions)
         info["finish_reason"] = finish
         if budget is None or finish != "length" or closed:
@@ -267,11 +290,39 @@ class EndpointModel:
                 "messages": [*messages, {"role": "assistant", "content": thought}],
                 "continue_final_message": True,
                 "add_generation_prompt": False,
+                **media,
                 **self._params(self.answer_budget),
             }
             answer, finish, _ = reply_text(await self._post(client, "/chat/completions", request, info), chat=True)
         info["answer_finish_reason"] = finish
         return thought + answer
+
+    async def _chat(
+        self, client: Any, record: Record, root: Path, cap: int | None, info: dict[str, Any]
+    ) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
+        """The first chat request, its video sent as video where the server takes it (frames otherwise; which one
+        is saved in ``info["video_via"]``): the reply, and the messages and media fields a continuation repeats."""
+        fps = video_fps(record)
+        # One request carries one media_io_kwargs, so videos of different rates in one record go as frames.
+        as_video = bool(fps) and self.video_via != "frames" and len(set(fps)) == 1 and self.video_refused is None
+        while True:
+            messages = chat_messages(record, root, video_as="video" if as_video else "frames")
+            # vLLM's glm4v reads the rate from media_io_kwargs and stamps each frame's time; -1 keeps every frame.
+            media = {"media_io_kwargs": {"video": {"fps": fps[0], "num_frames": -1}}} if as_video else {}
+            try:
+                body = await self._post(
+                    client, "/chat/completions", {"messages": messages, **media, **self._params(cap)}, info
+                )
+            except RequestFailed as err:
+                refused = str(err).startswith(("HTTP 400", "HTTP 422"))
+                if not (as_video and self.video_via == "auto" and refused):
+                    raise
+                self.video_refused = info["video_refused"] = str(err)[:200]
+                as_video = False
+                continue
+            if fps:
+                info["video_via"] = "video" if as_video else "frames"
+            return body, messages, media
 
     def _params(self, max_tokens: int | None) -> dict[str, Any]:
         cap = {"max_tokens": max_tokens} if max_tokens is not None else {}

@@ -182,6 +182,32 @@ def mmlongbench(rows: Sequence[Row], bench: Benchmark) -> MetricResult:
     )
 
 
+DESIGN2CODE_PARTS = ("block_match", "text", "position", "color", "clip")
+FLAME_THRESHOLDS = (0.7, 0.8, 0.85, 0.9, 0.95, 0.99)  # the thresholds Flame's released scorer reports pass@1 at
+
+
+def design2code(rows: Sequence[Row], bench: Benchmark) -> MetricResult:
+    """Design2Code's final score (mean over pages of the five-part mean), with each part's mean beside it."""
+    result = mean_score(rows, bench)
+    renders = [(r.get("render") or {}) for r in rows]
+    for part in DESIGN2CODE_PARTS:
+        result.extra[part] = _pct(sum(float(d.get(part, 0.0)) for d in renders), len(rows))
+    result.extra["failed_renders"] = sum("error" in d for d in renders)
+    return result
+
+
+def flame_pass(rows: Sequence[Row], bench: Benchmark) -> MetricResult:
+    """Flame-React's pass@1 (one greedy answer per design): the share of items whose visual x code similarity
+    reaches the threshold (``correct``), with pass@1 at each of Flame's thresholds beside it."""
+    result = accuracy(rows, bench)
+    for t in FLAME_THRESHOLDS:
+        result.extra[f"pass@1@{t:g}"] = _pct(sum(float(r["score"]) >= t for r in rows), len(rows))
+    renders = [(r.get("render") or {}) for r in rows]
+    result.extra["compiled"] = _pct(sum(bool(d.get("compiled")) for d in renders), len(rows))
+    result.extra["rendered"] = _pct(sum(bool(d.get("rendered")) for d in renders), len(rows))
+    return result
+
+
 METRICS: dict[str, Callable[[Sequence[Row], Benchmark], MetricResult]] = {
     "accuracy": accuracy,
     "mean_score": mean_score,
@@ -190,6 +216,8 @@ METRICS: dict[str, Callable[[Sequence[Row], Benchmark], MetricResult]] = {
     "mean_of_subsets": mean_of_subsets,
     "wemath_strict": wemath_strict,
     "mmlongbench": mmlongbench,
+    "design2code": design2code,
+    "flame_pass": flame_pass,
 }
 
 

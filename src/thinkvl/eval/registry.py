@@ -28,8 +28,13 @@ GROUPS: tuple[str, ...] = (
 )
 # rule: scored by rule as the benchmark's authors score it; approx: the official scorer uses an LLM judge or
 # extractor, we score the boxed answer by rule unless a judge model is given (a run then reports "judge": the
-# official protocol, thinkvl.eval.judge_protocols); unavailable: needs a live environment or a renderer.
-Scoring = Literal["rule", "approx", "unavailable"]
+# official protocol, thinkvl.eval.judge_protocols); render: the answer is code, rendered in a headless browser and
+# scored with the benchmark's visual metrics (thinkvl.eval.render); unavailable: needs a live environment.
+Scoring = Literal["rule", "approx", "render", "unavailable"]
+RENDER_NEEDS = (
+    "Chromium (apt-get install chromium), the Playwright client (pip install playwright), and a local CLIP "
+    "checkpoint (clip_model; Design2Code uses openai/clip-vit-base-patch32)"
+)
 
 
 class BenchmarkError(ValueError):
@@ -62,8 +67,8 @@ class Benchmark:
     def __post_init__(self) -> None:
         if self.group not in GROUPS:
             raise BenchmarkError(f"benchmark {self.name}: unknown group {self.group!r}")
-        if self.scoring == "unavailable" and not self.needs:
-            raise BenchmarkError(f"benchmark {self.name}: say what an unscorable benchmark needs")
+        if self.scoring in ("unavailable", "render") and not self.needs:
+            raise BenchmarkError(f"benchmark {self.name}: say what an unscorable or rendered benchmark needs")
         if self.scoring == "approx" and not self.judge:
             raise BenchmarkError(f"benchmark {self.name}: an approximate benchmark names its official judge protocol")
 
@@ -483,15 +488,15 @@ BENCHMARK_LIST: tuple[Benchmark, ...] = (
         title="Design2Code",
         group="Coding",
         loader="design2code",
-        metric="mean_score",
+        metric="design2code",
         hf_id="SALT-NLP/Design2Code-hf",
         split="train",
         local_dir="design2code",
         files="data/train-*.parquet (HF snapshot: image, text = reference HTML)",
         domains=("vqa",),
-        scoring="unavailable",
-        needs="rendering the generated HTML in a headless browser and the Design2Code visual metrics (block match, "
-        "text, position, colour, CLIP similarity against the reference screenshot)",
+        scoring="render",
+        needs=RENDER_NEEDS + "; the generated and the reference HTML are rendered and compared by block match, text, "
+        "position, colour and CLIP similarity",
         media="embedded (screenshot bytes in parquet)",
     ),
     Benchmark(
@@ -499,15 +504,16 @@ BENCHMARK_LIST: tuple[Benchmark, ...] = (
         title="Flame-React",
         group="Coding",
         loader="flame",
-        metric="mean_score",
+        metric="flame_pass",
         hf_id="Flame-Code-VLM/Flame-Eval-React",
         split="test",
         local_dir="flame_react",
-        files="data/test-*.parquet (HF snapshot: design screenshot image and reference React code)",
+        files="data/test-*.parquet (HF snapshot: image = design screenshot, component, style)",
         domains=("vqa",),
-        scoring="unavailable",
-        needs="a Node.js toolchain to build and render the generated React component and a screenshot comparison "
-        "against the reference design",
+        scoring="render",
+        needs=RENDER_NEEDS + ", Node.js with the renderer's packages (npm ci --prefix src/thinkvl/eval/render/js); "
+        "the component is compiled and mounted, and passes when visual similarity x code score >= 0.9",
+        breakdown=("complexity_level",),
         media="embedded (design screenshot bytes in parquet)",
     ),
     # ---------------------------------------------------------------- Video

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -37,8 +37,11 @@ from thinkvl.eval.judging import EvalJudge, JudgeConfig
 from thinkvl.eval.loaders import LoadedBenchmark, load_benchmark
 from thinkvl.eval.registry import Benchmark, BenchmarkError, resolve_tasks
 from thinkvl.eval.tables import DataNotFoundError
-from thinkvl.model.tokens import ANSWER_BUDGET
+from thinkvl.model.tokens import ANSWER_BUDGET, NEVER_GENERATED
 from thinkvl.reward import DomainConfig, RewardConfig, RewardSystem, Verdict
+
+if TYPE_CHECKING:
+    from thinkvl.eval.render.scorer import RenderScorer
 
 Generate = Callable[[list[Record], Path, "int | None"], list[str]]
 EVAL_PLUGIN = "thinkvl.eval.verifiers"
@@ -87,10 +90,17 @@ class EndpointConfig:
         "vLLM, SGLang), completions (/completions with the rendered prompt; text-only items), refuse (no such "
         "server: any budget but null is an error)",
     )
+    video_via: Literal["auto", "video", "frames"] = option(
+        "auto",
+        "how a video goes to a served model: video (one video_url part with its frame rate, which vLLM's glm4v turns "
+        "into frames with time indices), frames (loose images, no times), auto (video, frames where the server "
+        "refuses it); each item's predictions say which was used",
+    )
     request_extra: dict[str, Any] = option(
-        {"skip_special_tokens": False},
-        "fields added to every request body (vLLM/SGLang keep the box tokens with skip_special_tokens: false; "
-        "{} for servers that reject unknown fields)",
+        {"skip_special_tokens": False, "bad_words": list(NEVER_GENERATED)},
+        "fields added to every request body: vLLM/SGLang keep the box tokens with skip_special_tokens: false, and "
+        "vLLM's bad_words bans the placeholders and prompt tags the local engine never generates (without it a served "
+        "model may emit <|end_of_video|> where the local one can't); {} for servers that reject unknown fields",
     )
 
     def __post_init__(self) -> None:
@@ -130,6 +140,12 @@ class EvalConfig:
         {}, "per benchmark loader options, e.g. {videomme: {num_frames: 8}}"
     )
     answer_budget: int = option(ANSWER_BUDGET, "tokens allowed for the answer after a thought is cut at its budget")
+    clip_model: str | None = option(
+        None,
+        "local directory of a transformers CLIP checkpoint for the coding benchmarks' visual similarity (Design2Code "
+        "uses openai/clip-vit-base-patch32)",
+    )
+    render_timeout: float = option(30.0, "seconds a generated page may take to load in the headless browser")
     endpoint: EndpointConfig | None = option(None, "a served model to evaluate (null: --model or --responses)")
     judge: JudgeConfig | None = option(
         None, "a judge model for the benchmarks whose official scorer uses an LLM (thinkvl.eval.judging; null: rules)"
@@ -153,6 +169,8 @@ class EvalConfig:
             raise ValueError("limit must be >= 1 (or null for all items)")
         if self.scoring_workers < 1 or self.answer_budget < 1:
             raise ValueError("scoring_workers and answer_budget must be >= 1")
+        if self.render_timeout <= 0:
+            raise ValueError("render_timeout must be > 0 seconds")
 
 
 def budget_key(budget: int | None) -> str:
@@ -284,7 +302,7 @@ def run_benchmark(
     generate: Generate | StreamingModel,
     out_dir: Path,
     budget: int | None,
-    scorer: RewardSystem,
+    scorer: RewardSystem | RenderScorer,
     *,
     batch_size: int,
     workers: int = 1,
@@ -328,7 +346,10 @@ def run_benchmark(
                 rows.append(error_row(rec, bench, budget, g.error or "no response", g.info))
             else:
                 text, verdict = next(scored)
-                rows.append(prediction_row(rec, bench, budget, text, verdict, g.info))
+                row = prediction_row(rec, bench, budget, text, verdict, g.info)
+                if not isinstance(scorer, RewardSystem):
+                    row.update(scorer.details(rec.id))  # what the renderer measured (parts, errors)
+                rows.append(row)
         if judge is not None:
             rows = judge.apply(bench, [(rec, row) for (rec, _), row in zip(chunk, rows)])
         _append(path, rows)
@@ -372,6 +393,26 @@ def _entry(bench: Benchmark, skipped: list[str], judged: bool = False) -> dict[s
     }
 
 
+def _scorer(bench: Benchmark, base: RewardConfig, config: EvalConfig, root: Path) -> RewardSystem | RenderScorer:
+    """The reward system with the benchmark's verifiers, or for coding benchmarks the renderer."""
+    if bench.scoring == "render":
+        from thinkvl.eval.render.browser import BrowserUnavailable
+        from thinkvl.eval.render.scorer import RenderScorer  # numpy, scipy, a browser: only when asked for
+
+        assert config.clip_model is not None
+        try:
+            return RenderScorer(
+                bench.loader,  # type: ignore[arg-type]
+                root,
+                clip_model=config.clip_model,
+                lenient=config.lenient,
+                timeout=config.render_timeout,
+            )
+        except BrowserUnavailable as err:
+            raise EvalError(f"{bench.title} is scored in a browser: {err} ({bench.needs})") from None
+    return RewardSystem(reward_config_for(bench, base, lenient=config.lenient))
+
+
 def run_eval(
     config: EvalConfig,
     generate: Generate | StreamingModel,
@@ -391,6 +432,12 @@ def run_eval(
     blocked = [b for b in benches if not b.runnable]
     if blocked:
         raise BenchmarkError("; ".join(f"{b.title} can't be scored offline: it needs {b.needs}" for b in blocked))
+    rendered = [b.title for b in benches if b.scoring == "render"]
+    if rendered and not config.clip_model:
+        raise BenchmarkError(
+            f"{', '.join(rendered)}: give --clip-model DIR (clip_model), a local transformers CLIP checkpoint "
+            "(Design2Code uses openai/clip-vit-base-patch32); nothing is downloaded"
+        )
     base = reward if reward is not None else RewardConfig.from_yaml(config.reward_config)
     judged = EvalJudge(config.judge) if config.judge is not None and any(b.judge for b in benches) else None
     if judged is not None:
@@ -424,7 +471,7 @@ def run_eval(
                 raise EvalError(f"{bench.title}: no items loaded{skipped}")
             judge_here = judged if bench.judge else None
             entry = _entry(bench, loaded.skipped, judge_here is not None)
-            with RewardSystem(reward_config_for(bench, base, lenient=config.lenient)) as scorer:
+            with _scorer(bench, base, config, loaded.root) as scorer:
                 for budget in config.thinking_budgets:
                     rows = run_benchmark(
                         loaded,

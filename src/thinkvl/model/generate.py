@@ -22,7 +22,7 @@ from thinkvl.model import tokens as T
 from thinkvl.model.bundle import Bundle, stop_token_ids
 from thinkvl.model.chat import render_prompt
 from thinkvl.model.processor import encode
-from thinkvl.model.tokens import ANSWER_BUDGET, FORCE_ANSWER_TEXT, THINKING_BUDGET
+from thinkvl.model.tokens import ANSWER_BUDGET, FORCE_ANSWER_TEXT, NEVER_GENERATED, THINKING_BUDGET
 
 
 @dataclass
@@ -85,22 +85,6 @@ def modality(record: Record) -> str:
     """Batches are kept to one modality: transformers' glm4v can't place features for images and videos mixed."""
     kinds = {p.get("type") for m in record.messages for p in content_parts(m["content"])}
     return "video" if "video" in kinds else "image" if "image" in kinds else "text"
-
-
-# Placeholders and prompt-only tags must never be generated: a sampled <|image|> would ask the model for image
-# features that don't exist when the response is read back. Every engine suppresses the same ones.
-NEVER_GENERATED = (
-    T.IMAGE,
-    T.VIDEO,
-    T.BEGIN_OF_IMAGE,
-    T.END_OF_IMAGE,
-    T.BEGIN_OF_VIDEO,
-    T.END_OF_VIDEO,
-    T.GMASK,
-    T.SOP,
-    T.SYSTEM,
-    T.PAD,
-)
 
 
 def suppressed_token_ids(tokenizer: Any) -> list[int]:

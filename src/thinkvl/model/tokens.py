@@ -58,6 +58,22 @@ SPECIAL_TOKENS: tuple[str, ...] = (
 # Tokens that end an assistant turn during generation.
 STOP_TOKENS: tuple[str, ...] = (END_OF_TEXT, USER, OBSERVATION)
 
+# Placeholders and prompt-only tags must never be generated: a sampled <|image|> would ask the model for image
+# features that don't exist when the response is read back. Every engine suppresses the same ones, and a served
+# model is asked to (eval's request_extra: vLLM's bad_words).
+NEVER_GENERATED: tuple[str, ...] = (
+    IMAGE,
+    VIDEO,
+    BEGIN_OF_IMAGE,
+    END_OF_IMAGE,
+    BEGIN_OF_VIDEO,
+    END_OF_VIDEO,
+    GMASK,
+    SOP,
+    SYSTEM,
+    PAD,
+)
+
 
 ForceAnswerMarker = Literal["think_close", "end_of_solution"]
 # What forced answering appends to a thought cut at its budget.

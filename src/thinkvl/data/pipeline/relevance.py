@@ -56,6 +56,20 @@ class ClipScorer:
         image_emb = torch.nn.functional.normalize(image_emb.float(), dim=-1)
         return (text_emb * image_emb).sum(-1).cpu().tolist()
 
+    @torch.inference_mode()
+    def image_embeddings(self, images: list[Image.Image]) -> torch.Tensor:
+        """Unit-length projected image embeddings [n, d] (what `scores` compares with text; Design2Code's CLIP)."""
+        pix = self.image_processor(images=images, return_tensors="pt")["pixel_values"]
+        emb = _features(self.model.get_image_features(pixel_values=pix.to(self.device)))
+        return torch.nn.functional.normalize(emb.float(), dim=-1).cpu()
+
+    @torch.inference_mode()
+    def image_token_means(self, images: list[Image.Image]) -> torch.Tensor:
+        """The vision tower's last hidden state averaged over its tokens [n, hidden] (Flame's image embedding)."""
+        pix = self.image_processor(images=images, return_tensors="pt")["pixel_values"]
+        hidden = self.model.vision_model(pixel_values=pix.to(self.device)).last_hidden_state
+        return hidden.float().mean(dim=1).cpu()
+
 
 class RelevanceFilter(Filter):
     name = "relevance"

@@ -1,7 +1,8 @@
 """Coding from screenshots: Design2Code (HTML/CSS) and Flame-React (React components).
 
-Their scores come from rendering the generated code and comparing it visually with the reference design, which
-needs a browser (and for React a Node.js build); records hold the screenshot prompt and the reference code.
+Their scores come from rendering the generated code and comparing it visually with the reference
+(`thinkvl.eval.render`); records hold the screenshot prompt and the reference code (Design2Code's HTML, Flame's
+component, whose style sheet is ``meta["style"]``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ DESIGN2CODE_PROMPT = (
     "Write one HTML file, with its CSS inline, that reproduces this web page screenshot as closely as possible. "
     "Put the code in the box."
 )
-FLAME_PROMPT = "Write a self-contained React component (JSX) that renders this design. Put the code in the box."
+FLAME_PROMPT = (
+    "Write a self-contained React component (JSX) that renders this design: its CSS after a line '// CSS', then the "
+    "component after a line '// JavaScript XML (JSX)', exported as default. Put the code in the box."
+)
 
 
 def _rows(ctx: LoadContext) -> Iterator[dict[str, Any]]:
@@ -28,17 +32,22 @@ def _rows(ctx: LoadContext) -> Iterator[dict[str, Any]]:
 
 
 def _code_record(row: dict[str, Any], ctx: LoadContext, name: str, prompt: str, code_keys: tuple[str, ...]) -> Record:
-    rid = f"{name}-{row.get('id', row['_row'])}"
+    rid = f"{name}-{row.get('id', row.get('problem_id', row['_row']))}"
     image = ctx.media.image(row.get("image"), rid, item=rid)
     code = next((str(row[k]) for k in code_keys if row.get(k)), None)
     if code is None:
         raise BadItemError(f"{ctx.bench.title} {rid}: no reference code in columns {code_keys}")
-    return prompts.user_record(rid, "vqa", prompts.content([image], prompt), code, {"reference_chars": len(code)})
+    meta: dict[str, Any] = {"reference_chars": len(code)}
+    if name == "flame":  # the reference's style sheet; the complexity level is Flame's breakdown
+        meta["style"] = str(row.get("style") or "")
+        if row.get("complexity_level") is not None:
+            meta["complexity_level"] = str(row["complexity_level"])
+    return prompts.user_record(rid, "vqa", prompts.content([image], prompt), code, meta)
 
 
 DESIGN2CODE = Family(
     rows=_rows, convert=lambda row, ctx: _code_record(row, ctx, "design2code", DESIGN2CODE_PROMPT, ("text",))
 )
 FLAME = Family(
-    rows=_rows, convert=lambda row, ctx: _code_record(row, ctx, "flame", FLAME_PROMPT, ("code", "component", "text"))
+    rows=_rows, convert=lambda row, ctx: _code_record(row, ctx, "flame", FLAME_PROMPT, ("component", "code", "text"))
 )
