@@ -40,6 +40,7 @@ from thinkvl.rl.loss import group_advantages, policy_loss
 from thinkvl.rl.policy import PromptEncoding, policy_batch, shares_prompts, token_logprobs
 from thinkvl.train import distributed as D
 from thinkvl.train.distributed import DistInfo
+from thinkvl.train.drift import WeightDrift
 
 
 @dataclass
@@ -87,6 +88,8 @@ class RLCSTrainer:
         # DDP or FSDP2 reduce the gradients; FSDP2 shards in place, so the optimizer is built after wrapping.
         self.model = D.wrap_model(bundle.model, self.info, fsdp=cfg.fsdp, mixed_precision=cfg.mixed_precision)
         params = [p for p in bundle.model.parameters() if p.requires_grad]
+        # Distance from the starting weights, logged each iteration: a run that does not move the policy shows.
+        self.drift = WeightDrift(params)
         self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
@@ -322,6 +325,8 @@ class RLCSTrainer:
         m["perf/rollout_tokens_per_s"] = sum(lengths) / max(t_rollout, 1e-9)
         m["perf/train_tokens_per_s"] = sum(len(r.response_ids) for g in kept for r in g.rollouts) / max(t_train, 1e-9)
         m.update(update_metrics)
+        m["actor/weight_change"] = self.drift.relative_change()
+        m["actor/lr"] = self.scheduler.get_last_lr()[0]
         return m
 
     # -- checkpoint state --------------------------------------------------------------------------------------
