@@ -26,6 +26,8 @@ DEMO_DOMAINS = ("counting", "chart", "ocr", "grounding", "math", "choice", "vide
 # them: both sets are written excluding training (and each other) by content.
 HELDOUT_SEED_OFFSET = 90_210
 RL_SEED_OFFSET = 1
+# Per held-out item, the share of sampled answers that were right (next to a sampled evaluation's summary.json).
+SAMPLED_ITEMS = "items.json"
 
 
 def demo_config_path(name: str) -> Path:
@@ -41,13 +43,20 @@ class DemoConfig:
     )
     n_train: int = field(default=2000, metadata={"help": "training records per domain"})
     n_eval: int = field(default=80, metadata={"help": "held-out records per domain"})
-    n_rl: int = field(default=40, metadata={"help": "RL prompts per domain (graded offline, then RLCS)"})
+    n_rl: int = field(default=300, metadata={"help": "RL prompts per domain (graded offline, then RLCS)"})
+    rl_levels: tuple[int, ...] = field(
+        default=(0, 1, 2),
+        metadata={
+            "help": "difficulty levels of the RL pool: beyond the trained ones, so that it holds too-easy, learnable "
+            "and too-hard prompts for the curriculum to tell apart"
+        },
+    )
     seed: int = field(default=0, metadata={"help": "seed of the training data and the model"})
     pretrain_steps: int | None = field(default=None, metadata={"help": "override the demo pre-training config"})
     answer_steps: int | None = field(default=None, metadata={"help": "override the answer-first SFT config"})
     sft_steps: int | None = field(default=None, metadata={"help": "override the demo SFT config"})
     rl_iterations: int | None = field(default=None, metadata={"help": "override the demo RL config"})
-    grade_k: int = field(default=4, metadata={"help": "pass@k of the offline grading"})
+    grade_k: int = field(default=2, metadata={"help": "pass@k of the offline grading (with the levels as a prior)"})
     sample_k: int = field(
         default=4, metadata={"help": "held-out answers per item sampled at the RL temperature (0: skip)"}
     )
@@ -166,7 +175,7 @@ def evaluate_sampled(
     from thinkvl.rl.run import sample_verdicts
 
     summary = out / "summary.json"
-    if summary.is_file():
+    if summary.is_file() and (out / SAMPLED_ITEMS).is_file():
         return json.loads(summary.read_text())
     dataset = load_records(data)
     torch.manual_seed(seed)
@@ -182,8 +191,37 @@ def evaluate_sampled(
         )
     table = sampled_table(dataset.records, verdicts)
     out.mkdir(parents=True, exist_ok=True)
+    shares = {rid: sum(v.correct for v in vs) / len(vs) for rid, vs in verdicts.items()}
+    atomic_write_text(out / SAMPLED_ITEMS, json.dumps(shares) + "\n")  # per item, for paired comparisons
     atomic_write_text(summary, json.dumps(table, indent=2) + "\n")
     return table
+
+
+def paired_comparison(out: Path, greedy: tuple[str, str], sampled: tuple[str, str] | None) -> dict[str, Any]:
+    """RLCS against SFT on the same held-out items: McNemar's exact test on greedy right/wrong (overall and per
+    domain), a paired bootstrap on the per-item share of sampled answers that are right."""
+    from thinkvl.eval.stats import mcnemar, paired_bootstrap
+    from thinkvl.report import predictions_file
+
+    rows = []
+    for sub in greedy:
+        path = predictions_file(out / sub)
+        if path is None:
+            return {}
+        rows.append({r["id"]: r for r in map(json.loads, path.read_text().splitlines())})
+    ids = [i for i in rows[0] if i in rows[1]]
+    domains = sorted({rows[0][i]["domain"] for i in ids})
+    result: dict[str, Any] = {"greedy": {}}
+    for domain in [*domains, "all"]:
+        mine = [i for i in ids if domain == "all" or rows[0][i]["domain"] == domain]
+        result["greedy"][domain] = mcnemar(
+            [bool(rows[0][i]["correct"]) for i in mine], [bool(rows[1][i]["correct"]) for i in mine]
+        ).to_dict()
+    if sampled is not None:
+        a, b = (json.loads((out / sub / SAMPLED_ITEMS).read_text()) for sub in sampled)
+        both = [i for i in ids if i in a and i in b]
+        result["sampled"] = {"all": paired_bootstrap([a[i] for i in both], [b[i] for i in both]).to_dict()}
+    return result
 
 
 def print_table(columns: dict[str, dict[str, Any]], baseline: dict[str, float], format_of: str | None = None) -> str:
@@ -224,6 +262,7 @@ def demo_splits(cfg: DemoConfig) -> list[dict[str, Any]]:
                 "name": "rl",
                 "dir": data / "rl",
                 "n": cfg.n_rl,
+                "levels": cfg.rl_levels,
                 "seed": cfg.seed + RL_SEED_OFFSET,
                 "exclude": ["train", "heldout"],
             }
@@ -244,7 +283,8 @@ def write_splits(cfg: DemoConfig) -> dict[str, Any]:
         if not (s["dir"] / "records.jsonl").is_file():
             exclude = [dirs[e] for e in s["exclude"]]
             _stage(
-                f"synthesise {s['name']} data", write_dataset, s["dir"], cfg.domains, s["n"], s["seed"], cfg.levels,
+                f"synthesise {s['name']} data", write_dataset, s["dir"], cfg.domains, s["n"], s["seed"],
+                s.get("levels", cfg.levels),
                 exclude=exclude,
             )  # fmt: skip
     stats: dict[str, Any] = {}
@@ -341,9 +381,18 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
                 )
     baseline = majority_baseline(load_records(eval_dir).records)
     table = print_table(results, baseline, format_of="rlcs" if "rlcs" in results else "sft")
+    paired: dict[str, Any] = {}
+    if "rlcs" in results:
+        sampled = ("eval/sft_sampled", "eval/rl_sampled") if cfg.sample_k else None
+        paired = paired_comparison(out, ("eval/sft", "eval/rl"), sampled)
+        for kind, by_domain in paired.items():
+            p = by_domain["all"]
+            print(f"RLCS vs SFT, {kind}: {p['mean_a']:.1%} → {p['mean_b']:.1%} ({p['diff']:+.1%} ± {p['se']:.1%}, "
+                  f"{p['test']} p = {p['p_value']:.2g})")  # fmt: skip
     summary = {
         "splits": splits,
         "results": results,
+        "paired": paired,
         "majority_baseline": baseline,
         "table": table,
         "minutes": (time.perf_counter() - t0) / 60,

@@ -301,6 +301,30 @@ def plot_dynamic_sampling(run: Run, path: Path) -> bool:
     return True
 
 
+POLICY_PANELS = (
+    ("actor/approx_kl", "KL(old ‖ new) per token", True),
+    ("actor/clip_frac", "clipped token fraction", False),
+    ("actor/entropy", "policy entropy (nats/token)", False),
+    ("actor/weight_change", "weight change from SFT (relative L2)", False),
+)
+
+
+def plot_policy(run: Run, path: Path) -> bool:
+    """Whether RL moved the policy: the per-update KL and clip fraction, entropy, and distance from the start."""
+    panels = [p for p in POLICY_PANELS if series(run.rl, p[0])[0]]
+    if not panels:
+        return False
+    fig, axes = _figure(len(panels))
+    for ax, (key, title, log) in zip(axes, panels):
+        xs, ys = series(run.rl, key)
+        ax.plot(xs, ys, color="#8172b3", marker=".", lw=1.2)
+        if log and min(ys) > 0:
+            ax.set_yscale("log")
+        ax.set(title=title, xlabel="RL iteration")
+    fig.savefig(path, dpi=100)
+    return True
+
+
 def plot_accuracy_bars(run: Run, path: Path) -> bool:
     import numpy as np
 
@@ -319,10 +343,16 @@ def plot_accuracy_bars(run: Run, path: Path) -> bool:
     for i, (name, accs) in enumerate(groups):
         values = [100 * a if _num(a) else 0.0 for a in accs]
         label = "majority baseline" if name == "baseline" else _label(COLUMN_LABELS.get(name, name))
-        bars = ax.bar(x + (i - (len(groups) - 1) / 2) * width, values, width, label=label, color=STAGE_COLORS.get(name))
+        # Error bars: one binomial standard error of each accuracy (n held-out items of the domain).
+        ns = [_cell(results, name, d, "n") for d in domains] if name != "baseline" else [None] * len(domains)
+        errs = [100 * (a * (1 - a) / n) ** 0.5 if _num(a) and _num(n) and n > 0 else 0.0 for a, n in zip(accs, ns)]
+        bars = ax.bar(
+            x + (i - (len(groups) - 1) / 2) * width, values, width, label=label, color=STAGE_COLORS.get(name),
+            yerr=errs, error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "#333333"},
+        )  # fmt: skip
         ax.bar_label(bars, labels=[f"{v:.0f}" if _num(a) else "" for v, a in zip(values, accs)], fontsize=7)
     ax.set_xticks(x, [_label(d) for d in domains])
-    ax.set(ylabel="accuracy (%)", ylim=(0, 118), title="held-out accuracy per domain")
+    ax.set(ylabel="accuracy (%)", ylim=(0, 118), title="held-out accuracy per domain (± 1 binomial SE)")
     ax.legend(loc="upper center", ncols=len(groups), fontsize=8, frameon=False)
     fig.savefig(path, dpi=100)
     return True
@@ -342,6 +372,9 @@ PLOTS = (
     Plot("loss.png", plot_losses, "Training loss of pre-training and SFT", "pretrain/ or sft/ metrics"),
     Plot("rewards.png", plot_rewards, "Rollout reward and accuracy over RL iterations (mean and per domain)",
          "rl/metrics.jsonl"),
+    Plot("policy.png", plot_policy, "Is the policy moving? Per RL iteration: the KL between the policy before and "
+         "after its updates, the share of tokens the PPO clip stopped, the policy's entropy, and the relative distance "
+         "of the weights from the SFT model", "rl/ actor metrics"),
     Plot("curriculum.png", plot_curriculum, "The curriculum: records per difficulty tier and each tier's share of "
          "the sampling weight, over RL iterations", "rl/ curriculum metrics"),
     Plot("dynamic_sampling.png", plot_dynamic_sampling, "Dynamic sampling: the expansion ratio and the share of "
@@ -401,7 +434,30 @@ def results_table(run: Run) -> str:
         rows.append(f"<tr{cls}><th>{_e(d)}</th>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     header = "<tr><th>domain</th>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"
     note = "" if "rlcs" in results else "<p class=missing>No RLCS column: RL was not run.</p>"
-    return f"<table class=results><thead>{header}</thead><tbody>{''.join(rows)}</tbody></table>{note}"
+    return f"<table class=results><thead>{header}</thead><tbody>{''.join(rows)}</tbody></table>{note}{paired(run)}"
+
+
+def paired(run: Run) -> str:
+    """RLCS against SFT item by item (summary.json's "paired"), as sentences."""
+    data = run.summary.get("paired")
+    if not isinstance(data, dict):
+        return ""
+    lines = []
+    for kind, by_domain in data.items():
+        p = by_domain.get("all") if isinstance(by_domain, dict) else None
+        if not isinstance(p, dict) or not all(_num(p.get(k)) for k in ("mean_a", "mean_b", "diff", "se", "p_value")):
+            continue
+        swaps = ""
+        if _num(p.get("only_a")) and _num(p.get("only_b")):
+            swaps = f"; {p['only_a']:.0f} items right → wrong, {p['only_b']:.0f} wrong → right"
+        verdict = "beyond two standard errors" if abs(p["diff"]) > 2 * p["se"] else "within two standard errors"
+        lines.append(
+            f"<li>{_e(kind)}: {_pct(p['mean_a'])} → {_pct(p['mean_b'])}, {100 * p['diff']:+.1f} ± "
+            f"{100 * p['se']:.1f} points ({_e(p.get('test', ''))}, p = {p['p_value']:.2g}{_e(swaps)}): {verdict}</li>"
+        )
+    if not lines:
+        return ""
+    return "<p>RLCS against SFT on the same held-out items (paired):</p><ul>" + "".join(lines) + "</ul>"
 
 
 def splits_table(run: Run) -> str:

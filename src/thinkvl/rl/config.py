@@ -180,7 +180,12 @@ class RLConfig(DeviceOptions, CurriculumOptions, ExpansionOptions):
     lr: float = _field(1e-6, "Learning rate (AdamW).")
     weight_decay: float = _field(0.0, "AdamW weight decay.")
     max_grad_norm: float = _field(1.0, "Gradient-norm clip per optimizer step.")
-    warmup_steps: int = _field(0, "Linear learning-rate warm-up in optimizer steps.")
+    warmup_steps: int = _field(
+        10,
+        "Linear learning-rate warm-up in optimizer steps. A fresh AdamW's first steps move every weight by about the "
+        "full lr whatever its gradient's size (its moment estimates are still one sample); without warm-up those steps "
+        "are large and mostly noise in RL.",
+    )
     seed: int = _field(0, "Seed for prompt sampling and rollouts.")
 
     def __post_init__(self) -> None:

@@ -40,6 +40,7 @@ from thinkvl.rl.loss import group_advantages, policy_loss
 from thinkvl.rl.policy import PromptEncoding, policy_batch, shares_prompts, token_logprobs
 from thinkvl.train import distributed as D
 from thinkvl.train.distributed import DistInfo
+from thinkvl.train.drift import WeightDrift
 from thinkvl.train.session import start_session
 
 
@@ -80,6 +81,8 @@ class RLCSTrainer:
             bundle, self.info, cfg, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
         )
         self.model, self.optimizer, self.scheduler = self.session.model, self.session.optimizer, self.session.scheduler
+        # Distance from the starting weights, logged each iteration: a run that does not move the policy shows.
+        self.drift = WeightDrift(self.model.parameters())
         self.params = sampling_params(cfg)
         vocab = bundle.tokenizer.get_vocab()
         self.suppressed = getattr(engine, "suppressed", None) or []
@@ -311,6 +314,8 @@ class RLCSTrainer:
         m["perf/rollout_tokens_per_s"] = sum(lengths) / max(t_rollout, 1e-9)
         m["perf/train_tokens_per_s"] = sum(len(r.response_ids) for g in kept for r in g.rollouts) / max(t_train, 1e-9)
         m.update(update_metrics)
+        m["actor/weight_change"] = self.drift.relative_change()
+        m["actor/lr"] = self.scheduler.get_last_lr()[0]
         return m
 
     # -- checkpoint state --------------------------------------------------------------------------------------
