@@ -69,6 +69,7 @@ def _rl_metrics(iterations: int) -> list[dict]:
             "actor/clip_frac": 0.05,
             "actor/approx_kl": 0.01,
             "actor/entropy": 1.2 - 0.3 * frac,
+            "actor/weight_change": 0.004 * frac,
             "rollouts/total": 128 * it,
             "perf/rollout_tokens_per_s": 1700.0,
         }
@@ -196,6 +197,7 @@ def test_full_report_has_table_and_valid_images(full_run: tuple[Path, str]) -> N
         "accuracy.png",
         "loss.png",
         "rewards.png",
+        "policy.png",
         "curriculum.png",
         "dynamic_sampling.png",
     ]
@@ -235,7 +237,7 @@ def test_run_without_rl_still_renders(tmp_path: Path) -> None:
     for src in images:
         _assert_png(run / src)
     assert not (run / "report" / "rewards.png").exists()
-    assert page.count("not available") == 3
+    assert page.count("not available") == 4
     assert "Greedy responses of the SFT model" in page
 
 
