@@ -44,8 +44,13 @@ def root(tmp_path_factory) -> Path:
 def samples(root, tiny_bundle):
     records = [
         document("doc3", ["p0.png", "p1.png", "p2.png"]),
-        Record("cap", "caption", [{"role": "user", "content": [{"type": "image", "image": "c.png"}]}], "x",
-               meta={"caption": "A red square."}),  # fmt: skip
+        Record(
+            "cap",
+            "caption",
+            [{"role": "user", "content": [{"type": "image", "image": "c.png"}]}],
+            "x",
+            meta={"caption": "A red square."},
+        ),
         document("doc1", ["p1.png"]),
     ]
     return [build_sample(r, root, tiny_bundle.processor, tiny_bundle.model, "pretrain") for r in records]
