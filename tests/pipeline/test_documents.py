@@ -3,6 +3,7 @@ interleaved samples cut at a token budget; a long video becomes a sample that fi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,20 @@ def test_unreadable_pdf_is_one_clear_error(tmp_path: Path):
     (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4 nothing here")
     with pytest.raises(ValueError, match="can't open PDF bad.pdf"):
         render_pdf(tmp_path / "bad.pdf", tmp_path)
+
+
+def test_documents_command_writes_ocr_and_long_records(tmp_path, tiny_bundle, capsys):
+    from thinkvl.cli import main
+    from thinkvl.model import save_bundle
+
+    model = save_bundle(tiny_bundle, tmp_path / "model")
+    for name in ("a", "b"):
+        write_text_pdf(tmp_path / "pdfs" / f"{name}.pdf", PAGES[:3])
+    args = ["data", "documents", "--pdfs", str(tmp_path / "pdfs"), "--out", str(tmp_path / "out"), "--dpi", "72"]
+    assert main([*args, "--model", str(model), "--target-tokens", "100000"]) == 0
+    counts = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert counts == {"documents": 2, "pages": 6, "ocr_records": 6, "long_records": 2}
+    records = load_records(tmp_path / "out", check_media=True).records
+    assert [r.domain for r in records] == ["ocr"] * 6 + ["interleaved"] * 2
+    assert main([*args, "--model", str(tmp_path / "nomodel")]) == 2
+    assert "not a model directory" in capsys.readouterr().err

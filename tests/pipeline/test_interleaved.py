@@ -121,3 +121,18 @@ def test_config_reads_nested_sections_and_names_bad_fields(tmp_path: Path) -> No
         from_mapping(InterleavedConfig, {"input": "a", "output": "b", "images": {"min_sid": 10}})
     with pytest.raises(FileNotFoundError, match="no parquet"):
         build_interleaved(InterleavedConfig(input=str(tmp_path / "none"), output=str(tmp_path / "o")))
+
+
+def test_command_runs_the_shipped_config_with_flags_on_top(tmp_path: Path, capsys) -> None:
+    from thinkvl.cli import main
+
+    src = write_web_documents(tmp_path / "web.parquet", n=4, seed=1)
+    config = Path(__file__).resolve().parents[2] / "configs" / "data_interleaved.yaml"
+    args = ["data", "interleaved", "--config", str(config), "--input", str(src), "--output", str(tmp_path / "o")]
+    assert main([*args, "--images.min-side", "10"]) == 0
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert "too_small" not in report["dropped"]["image_quality"]["images"]  # the 16 px icon is still dropped…
+    assert report["dropped"]["image_quality"]["images"]["few_colours"] == 2  # … as a blank, beside the logo
+    assert "documents 11 → 9" in capsys.readouterr().out
+    assert main(["data", "interleaved", "--config", str(config), "--input", str(tmp_path / "nothing")]) == 2
+    assert "no parquet file" in capsys.readouterr().err

@@ -121,6 +121,27 @@ def long_document_records(
     return records
 
 
+def build_documents(
+    pdfs: list[Path], root: str | Path, processor: Any, target_tokens: int, *, dpi: float = 144, max_pages: int = 0
+) -> dict[str, int]:
+    """PDFs → ``root/records.jsonl``: each page an OCR record, each document long interleaved records of at most
+    ``target_tokens`` tokens; returns the counts. An unreadable PDF stops the run with its name."""
+    from thinkvl.data.loaders import write_jsonl
+
+    root = Path(root)
+    counter = TokenCounter(processor)
+    ocr: list[Record] = []
+    long: list[Record] = []
+    pages_seen = 0
+    for pdf in pdfs:
+        pages = render_pdf(pdf, root, dpi=dpi, max_pages=max_pages)
+        pages_seen += len(pages)
+        ocr += ocr_records(pages, pdf.stem)
+        long += long_document_records(pages, pdf.stem, root, counter, target_tokens)
+    write_jsonl(ocr + long, root / "records.jsonl")
+    return {"documents": len(pdfs), "pages": pages_seen, "ocr_records": len(ocr), "long_records": len(long)}
+
+
 def long_video_record(
     rid: str,
     frames: list[str],
