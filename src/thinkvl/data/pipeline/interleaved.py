@@ -196,13 +196,14 @@ def image_bytes(value: Any, base: Path) -> bytes:
     raise ValueError(f"corrupt: an image cell of type {type(value).__name__}")
 
 
-def decode(data: bytes, max_pixels: int) -> Image.Image:
+def decode(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
+    """The image as RGB and its file format (the output keeps the original bytes under that extension)."""
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.width * img.height > max_pixels:
                 raise ValueError(f"too_large: {img.width}x{img.height} pixels")
             img.load()
-            return img.convert("RGB")
+            return img.convert("RGB"), (img.format or "png").lower()
     except (OSError, SyntaxError, Image.DecompressionBombError) as err:
         raise ValueError(f"corrupt: {err}") from None
 
@@ -212,6 +213,7 @@ class _Image:
     index: int  # position in the document
     data: bytes
     img: Image.Image
+    ext: str
 
 
 class InterleavedBuilder:
@@ -253,14 +255,14 @@ class InterleavedBuilder:
         for i in cells_at:
             try:
                 data = image_bytes(cells[i], base)
-                img = decode(data, self.cfg.images.max_pixels)
+                img, ext = decode(data, self.cfg.images.max_pixels)
             except ValueError as err:
                 rep.drop("read", "images", str(err))
                 continue
             if problem := web_image_problem(img, self.cfg.images):
                 rep.drop("image_quality", "images", problem)
                 continue
-            images.append(_Image(i, data, img))
+            images.append(_Image(i, data, img, ext))
         images = self._relevant(images, texts)
         if len(images) < self.cfg.min_images:
             return self._drop_document("min_images", f"no_images: {len(images)} kept < {self.cfg.min_images}")
@@ -322,7 +324,7 @@ class InterleavedBuilder:
             if t:
                 parts.append({"type": "text", "text": t.strip() + "\n\n"})
             elif i in by_index:
-                rel = f"images/{_safe(doc_id)}-{i}.{(Image.open(io.BytesIO(by_index[i].data)).format or 'png').lower()}"
+                rel = f"images/{_safe(doc_id)}-{i}.{by_index[i].ext}"
                 (self.out / rel).write_bytes(by_index[i].data)
                 parts.append({"type": "image", "image": rel})
         if parts and parts[-1]["type"] == "text":
