@@ -272,6 +272,7 @@ class InterleavedBuilder:
             if problem := self.text_index.admit(doc_id, keys):
                 return self._drop_document("dedup", problem, len(images))
         images = [im for im in images if self._new_image(f"{doc_id}/{im.index}", im)]
+        # Dropped here, a document's text and new images stay remembered: their later copies still count as copies.
         if len(images) < self.cfg.min_images:
             return self._drop_document("min_images", f"no_images: {len(images)} left after dedup")
         rep.documents_out += 1
