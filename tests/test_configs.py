@@ -31,7 +31,7 @@ def test_rl_and_demo_configs_load():
     assert (rl.kl_coef, rl.entropy_coef, rl.top_p, rl.loss_averaging) == (0.0, 0.0, 1.0, "sample")
     assert rl.clip_eps_high > rl.clip_eps_low
     assert rl.mixed_precision == "bf16" and rl.activation_checkpointing and rl.fsdp and rl.sharded_checkpoints
-    for name in ("pretrain.yaml", "sft_answer.yaml", "sft.yaml"):
+    for name in ("pretrain.yaml", "long_context.yaml", "sft_answer.yaml", "sft.yaml"):
         load_yaml(StageConfig, demo_config_path(name))
     load_yaml(RLConfig, demo_config_path("rl.yaml"))
 

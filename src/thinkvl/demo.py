@@ -1,4 +1,5 @@
-"""`thinkvl demo`: the whole recipe on a CPU in minutes — synth → pre-train → SFT → grade → RLCS → eval → report.
+"""`thinkvl demo`: the whole recipe on a CPU in minutes — synth → pre-train → long-context pre-train → SFT → grade
+→ RLCS → eval → report.
 
 A tiny glm4v (the real architecture, ~5M parameters) learns the built-in multi-domain visual tasks. Every stage
 is the same code a real run uses; only the configs (in thinkvl/configs/demo/) are small. Re-running resumes: each
@@ -300,6 +301,41 @@ def write_splits(cfg: DemoConfig) -> dict[str, Any]:
     return stats
 
 
+def write_long_context_data(out: Path, model_dir: Path, pack_len: int, seed: int = 0) -> dict[str, Any]:
+    """The long-context stage's data in ``out``: a small web corpus in the OBELICS layout (junk planted in) through
+    the interleaved builder, and a PDF cut into long interleaved samples of at most ``pack_len`` tokens. Returns
+    what was kept and dropped (also in ``out/data_report.json``); an existing one is reused."""
+    from transformers import AutoProcessor
+
+    from thinkvl.data.loaders import atomic_write_text, load_records, write_jsonl
+    from thinkvl.data.pipeline.documents import TokenCounter, long_document_records, render_pdf
+    from thinkvl.data.pipeline.interleaved import InterleavedConfig, build_interleaved
+    from thinkvl.data.synth.documents import paragraph, write_text_pdf, write_web_documents
+
+    report_file = out / "data_report.json"
+    if report_file.is_file():
+        return json.loads(report_file.read_text())
+    source = out.parent / "web"
+    web = write_web_documents(source / "pages.parquet", n=12, seed=seed)
+    interleaved = build_interleaved(InterleavedConfig(input=str(web), output=str(out), relevance=None))
+    lines = [[f"Page {i + 1}."] + [paragraph(seed + 100 * i + j)[:64] for j in range(6)] for i in range(6)]
+    pages = render_pdf(write_text_pdf(source / "report.pdf", lines), out)
+    counter = TokenCounter(AutoProcessor.from_pretrained(model_dir))
+    long_docs = long_document_records(pages, "report", out, counter, pack_len)
+    write_jsonl(load_records(out).records + long_docs, out / "records.jsonl")
+    summary = {
+        "interleaved": interleaved.to_json(),
+        "long_documents": {
+            "pages": len(pages),
+            "samples": len(long_docs),
+            "pack_len": pack_len,
+            "tokens": [r.meta["tokens"] for r in long_docs],
+        },
+    }
+    atomic_write_text(report_file, json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
 def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     from thinkvl.data.loaders import load_records
     from thinkvl.train.config import StageConfig
@@ -310,13 +346,22 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     splits = write_splits(cfg)
 
-    def stage_config(name: str, **over: Any) -> StageConfig:
-        return load_yaml(
-            StageConfig, demo_config_path(name), data=str(train_dir), seed=cfg.seed, device=cfg.device, **over
-        )
+    def stage_config(name: str, data: Path = train_dir, **over: Any) -> StageConfig:
+        return load_yaml(StageConfig, demo_config_path(name), data=str(data), seed=cfg.seed, device=cfg.device, **over)
 
+    pretrain = stage_config("pretrain.yaml", out=str(out / "pretrain"), steps=cfg.pretrain_steps)
+    if not (out / "pretrain" / "model").is_dir():
+        _stage("pre-train", run_stage, pretrain)
+    long_dir = out / "data" / "long_context"
+    long_cfg = stage_config(
+        "long_context.yaml", long_dir, out=str(out / "long_context"), model=str(out / "pretrain" / "model")
+    )
+    data_report = _stage(
+        "interleaved and long-document data", write_long_context_data, long_dir, out / "pretrain" / "model",
+        long_cfg.pack_len, cfg.seed,
+    )  # fmt: skip
     chain = [
-        ("pre-train", "pretrain", stage_config("pretrain.yaml", out=str(out / "pretrain"), steps=cfg.pretrain_steps)),
+        ("long-context pre-train (interleaved + long document)", "long_context", long_cfg),
         # A tiny ViT from scratch learns what it sees far faster from short answers than from long traces, so
         # SFT runs answers-first (empty thinking), then on the full thinking format.
         (
@@ -325,7 +370,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
             stage_config(
                 "sft_answer.yaml",
                 out=str(out / "sft_answer"),
-                model=str(out / "pretrain" / "model"),
+                model=str(out / "long_context" / "model"),
                 steps=cfg.answer_steps,
             ),
         ),
@@ -391,6 +436,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
                   f"{p['test']} p = {p['p_value']:.2g})")  # fmt: skip
     summary = {
         "splits": splits,
+        "pretrain_data": data_report,
         "results": results,
         "paired": paired,
         "majority_baseline": baseline,

@@ -47,6 +47,7 @@ class Run:
     root: Path
     summary: dict[str, Any] = field(default_factory=dict)
     pretrain: list[dict[str, Any]] = field(default_factory=list)
+    long_context: list[dict[str, Any]] = field(default_factory=list)
     sft: list[dict[str, Any]] = field(default_factory=list)
     rl: list[dict[str, Any]] = field(default_factory=list)
     grades: list[dict[str, Any]] = field(default_factory=list)
@@ -80,6 +81,8 @@ def load_run(root: Path) -> Run:
         run.summary = {"results": results} if results else {}
         run.missing.append(f"summary.json {problem}" + ("; results read from eval/*/summary.json" if results else ""))
     run.pretrain = _jsonl(run, "pretrain/metrics.jsonl", "no pre-training")
+    if (root / "long_context" / "metrics.jsonl").is_file():  # runs from before the stage existed lack it: not missing
+        run.long_context = _jsonl(run, "long_context/metrics.jsonl", "no long-context pre-training")
     run.sft = _jsonl(run, "sft/metrics.jsonl", "no SFT")
     run.rl = _jsonl(run, "rl/metrics.jsonl", "RL was not run")
     run.grades = _jsonl(run, "rl/grades.jsonl", "no offline grading")
@@ -492,6 +495,51 @@ def splits_table(run: Run) -> str:
     )
 
 
+def pretrain_data(run: Run) -> str:
+    """What the data pipeline kept and dropped for pre-training (summary.json's "pretrain_data", written by
+    `thinkvl.demo.write_long_context_data`): per filter and reason, images and documents; empty when absent."""
+    data = run.summary.get("pretrain_data")
+    if not isinstance(data, dict):
+        return ""
+    out = ["<h2>Pre-training data</h2>"]
+    web = data.get("interleaved")
+    if isinstance(web, dict):
+        out.append(
+            f"<p>Interleaved web pages (OBELICS layout) through the interleaved builder: documents "
+            f"{_e(_fmt(web.get('documents_in'), '.0f'))} → {_e(_fmt(web.get('documents_out'), '.0f'))} kept, images "
+            f"{_e(_fmt(web.get('images_in'), '.0f'))} → {_e(_fmt(web.get('images_out'), '.0f'))} kept.</p>"
+        )
+        examples = web.get("examples") if isinstance(web.get("examples"), dict) else {}
+        rows = []
+        dropped = web.get("dropped") if isinstance(web.get("dropped"), dict) else {}
+        for filt, kinds in dropped.items():
+            if not isinstance(kinds, dict):
+                continue
+            images, docs = kinds.get("images") or {}, kinds.get("documents") or {}
+            if not isinstance(images, dict) or not isinstance(docs, dict):
+                continue
+            for code in sorted(set(images) | set(docs)):
+                cells = [_fmt(images.get(code, 0), ".0f"), _fmt(docs.get(code, 0), ".0f")]
+                example = examples.get(f"{filt}/{code}", "")
+                rows.append(
+                    f"<tr><th>{_e(filt)}</th><td>{_e(code)}</td>" + "".join(f"<td>{_e(c)}</td>" for c in cells)
+                    + f"<td style='text-align:left'>{_e(example)}</td></tr>"
+                )  # fmt: skip
+        if rows:
+            head = "<tr><th>filter</th><th>reason</th><th>images dropped</th><th>documents dropped</th><th>e.g.</th>"
+            out.append(f"<table class=results><thead>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    docs = data.get("long_documents")
+    if isinstance(docs, dict):
+        tokens = docs.get("tokens") if isinstance(docs.get("tokens"), list) else []
+        out.append(
+            f"<p>Long documents: a {_e(_fmt(docs.get('pages'), '.0f'))}-page PDF (page images and their text) became "
+            f"{_e(_fmt(docs.get('samples'), '.0f'))} interleaved sample(s) of "
+            f"{_e(', '.join(_fmt(t, '.0f') for t in tokens))} tokens, for packs of "
+            f"{_e(_fmt(docs.get('pack_len'), '.0f'))}.</p>"
+        )
+    return "".join(out)
+
+
 def _stage_facts(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "not run"
@@ -506,7 +554,10 @@ def _stage_facts(rows: list[dict[str, Any]]) -> str:
 
 
 def run_facts(run: Run) -> str:
-    facts = [("pre-training", _stage_facts(run.pretrain)), ("SFT", _stage_facts(run.sft))]
+    facts = [("pre-training", _stage_facts(run.pretrain))]
+    if run.long_context:
+        facts.append(("long-context pre-training", _stage_facts(run.long_context)))
+    facts.append(("SFT", _stage_facts(run.sft)))
     if run.grades:
         tiers: dict[str, int] = {}
         for g in run.grades:
@@ -614,10 +665,12 @@ def render(run: Run, images: dict[str, str | None]) -> str:
 <title>thinkvl demo report — {_e(run.root.name)}</title><style>{CSS}</style></head><body>
 <h1>thinkvl demo report</h1>
 <p>Run directory <code>{_e(run.root.name)}</code>: a tiny glm4v trained with the GLM-4.1V-Thinking recipe —
-pre-training → SFT → offline grading → RLCS (RL with curriculum sampling) → evaluation on held-out synthetic items.</p>
+pre-training (captions, then interleaved pages and a long document) → SFT → offline grading → RLCS (RL with
+curriculum sampling) → evaluation on held-out synthetic items.</p>
 {run_facts(run)}{missing}
 <h2>Held-out accuracy</h2>{results_table(run)}{md}
 {splits_table(run)}
+{pretrain_data(run)}
 <h2>Plots</h2>{"".join(figures)}
 <h2>Example responses</h2>{examples(run)}
 </body></html>

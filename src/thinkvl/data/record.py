@@ -8,6 +8,9 @@ A record is one JSON object::
      "answer": 3, "difficulty": 1,
      "meta": {"caption": "…", "reasoning": "…"}}
 
+An interleaved record (domain ``interleaved``: a web page or a document) is one user turn whose parts are
+the document's text and images in reading order; it is for pre-training, and its ``answer`` is ``""``.
+
 Images (and video frames) are paths relative to the dataset directory. A video part is
 ``{"type": "video", "video": ["frames/0.png", …], "fps": 2.0}``: the frames as sampled, and the rate they were
 sampled at, so every frame's true time index is known. Validation errors name the record and the field.
@@ -36,6 +39,8 @@ DOMAINS: tuple[str, ...] = (
     "video",
     "gui",
     "caption",
+    # Pre-training only: a web page or document, text with its images at their places (no question, no answer).
+    "interleaved",
 )
 CHOICE_LETTERS = "ABCDEFGHIJ"
 # 64 MP: a 8K×8K image. Past it, decoding alone takes hundreds of MB: refuse before decoding.
@@ -197,6 +202,8 @@ def choice_letter(answer: Any) -> str | None:
 
 def answer_problem(domain: str, answer: Any, meta: dict[str, Any]) -> str | None:
     """Why an answer is malformed for its domain, or None when it is fine."""
+    if domain == "interleaved":  # the document teaches by its own text: there is nothing to answer
+        return None if isinstance(answer, str) else "an interleaved document's answer is a string (usually empty)"
     if answer is None or (isinstance(answer, str) and not answer.strip()):
         return "empty answer"
     if domain == "counting":

@@ -34,19 +34,33 @@ class PackingStats:
 
 
 def truncate(sample: Sample, max_len: int) -> Sample | None:
-    """Cut a sample to ``max_len`` tokens; None when the cut would split an image or video."""
+    """Cut a sample to at most ``max_len`` tokens, never inside an image: the cut moves back to the start of an
+    image it would split, and the images past it leave with their pixels (a long interleaved document keeps its
+    first images). None when an image must go and no token with a loss is left."""
     if len(sample) <= max_len:
         return sample
-    if (sample.mm_token_type_ids[max_len:] != 0).any():
-        return None  # visual tokens past the cut: their pixels can't be partially encoded
+    cut = max_len
+    visual = sample.mm_token_type_ids != 0
+    if visual[cut]:  # the cut would split an image: move it before the image and its <|begin_of_image|>
+        while cut > 0 and visual[cut - 1]:
+            cut -= 1
+        cut = max(cut - 1, 0)
+    if visual[cut:].any() and not (sample.labels[:cut] != IGNORE).any():
+        return None  # e.g. a caption after its image: without the image, nothing is left to learn
+    pixel_values, grids = sample.pixel_values, sample.image_grid_thw
+    if grids is not None and pixel_values is not None:
+        # One grid row per run of visual tokens, in token order (`thinkvl.model.embed.visual_as_images`).
+        runs = int((visual[:cut] & ~torch.cat([torch.tensor([False]), visual[: cut - 1]])).sum())
+        pixel_values = pixel_values[: int(grids[:runs].prod(-1).sum())] if runs else None
+        grids = grids[:runs] if runs else None
     return Sample(
         id=sample.id,
-        input_ids=sample.input_ids[:max_len],
-        labels=sample.labels[:max_len],
-        mm_token_type_ids=sample.mm_token_type_ids[:max_len],
-        position_ids=sample.position_ids[:, :max_len],
-        pixel_values=sample.pixel_values,
-        image_grid_thw=sample.image_grid_thw,
+        input_ids=sample.input_ids[:cut],
+        labels=sample.labels[:cut],
+        mm_token_type_ids=sample.mm_token_type_ids[:cut],
+        position_ids=sample.position_ids[:, :cut],
+        pixel_values=pixel_values,
+        image_grid_thw=grids,
     )
 
 
@@ -55,7 +69,8 @@ def pack(
 ) -> tuple[list[list[Sample]], PackingStats]:
     """First-fit-decreasing bin packing into packs of at most ``pack_len`` tokens.
 
-    Samples longer than ``pack_len`` are truncated (text only) or dropped, and counted in the stats.
+    Samples longer than ``pack_len`` are truncated (before the first image that doesn't fit) or dropped, and
+    counted in the stats.
     """
     stats = PackingStats(samples=len(samples))
     fitted: list[Sample] = []

@@ -1,7 +1,9 @@
 """Record → one tokenised training sample, with its own 3D positions and a loss mask.
 
-Pre-training learns the caption given the image (loss on caption tokens); SFT learns the thinking-format
-response given the conversation (loss on the assistant's response only; prompt and visual tokens masked).
+Pre-training learns the caption given the image (loss on caption tokens), or an interleaved document's text
+given the images before it (loss on every text token; images and their boundary tokens masked); SFT learns the
+thinking-format response given the conversation (loss on the assistant's response only; prompt and visual
+tokens masked).
 """
 
 from __future__ import annotations
@@ -67,6 +69,22 @@ def _media_only_prompt(record: Record) -> str:
     return T.GMASK + T.SOP + "".join(parts)
 
 
+def _document_text(record: Record) -> str:
+    """An interleaved record as one text: its parts in reading order, visual parts as their placeholders."""
+    parts = [part for message in record.messages for part in content_parts(message["content"])]
+    placeholder = {"image": IMAGE_PLACEHOLDER, "video": VIDEO_PLACEHOLDER}
+    return "".join(placeholder.get(p.get("type"), p.get("text", "")) for p in parts)
+
+
+def visual_span(input_ids: torch.Tensor, tokenizer: Any) -> torch.Tensor:
+    """[L] bool: the tokens from each <|begin_of_image|> / <|begin_of_video|> to its end token, inclusive (a
+    video's per-frame images and timestamps sit inside its own span)."""
+    ids = tokenizer.convert_tokens_to_ids([T.BEGIN_OF_IMAGE, T.BEGIN_OF_VIDEO, T.END_OF_IMAGE, T.END_OF_VIDEO])
+    opens = torch.isin(input_ids, torch.tensor(ids[:2])).long().cumsum(0)
+    closes = torch.isin(input_ids, torch.tensor(ids[2:])).long().cumsum(0)
+    return (opens - closes + torch.isin(input_ids, torch.tensor(ids[2:])).long()) > 0
+
+
 def build_sample(
     record: Record,
     root: str | Path,
@@ -77,6 +95,10 @@ def build_sample(
     thinking: bool = True,
 ) -> Sample:
     """Tokenise a record for a supervised stage; ``model`` supplies glm4v's `get_rope_index` (no weights used)."""
+    if record.domain == "interleaved":
+        if stage != "pretrain":
+            raise ValueError(f"record {record.id!r} is an interleaved document: it is for pre-training, not {stage}")
+        return _sample(record, root, processor, model, T.GMASK + T.SOP + _document_text(record) + T.END_OF_TEXT, "")
     if stage == "pretrain":
         caption = record.meta.get("caption")
         if not caption:
@@ -87,13 +109,22 @@ def build_sample(
         target = sft_target(record, thinking=thinking) + T.END_OF_TEXT
     else:
         raise ValueError(f"unknown stage {stage!r}")
+    return _sample(record, root, processor, model, prompt, target)
+
+
+def _sample(record: Record, root: str | Path, processor: Any, model: Any, prompt: str, target: str) -> Sample:
+    """Loss on ``target`` when there is one; else (an interleaved document) on every text token of ``prompt``."""
     enc = encode(processor, [prompt], [record.messages], root)
     prompt_ids = enc["input_ids"][0]
     # The prompt ends in a special token or newline and the target starts fresh, so tokenising them
     # apart gives the same ids as together, and the boundary is exact.
     target_ids = torch.tensor(processor.tokenizer.encode(target, add_special_tokens=False), dtype=torch.long)
     input_ids = torch.cat([prompt_ids, target_ids])
-    labels = torch.cat([torch.full_like(prompt_ids, IGNORE), target_ids])
+    if target:
+        labels = torch.cat([torch.full_like(prompt_ids, IGNORE), target_ids])
+    else:  # no loss on [gMASK]<sop> nor on any image or video span
+        labels = prompt_ids.masked_fill(visual_span(prompt_ids, processor.tokenizer), IGNORE)
+        labels[:2] = IGNORE
     mm_types = torch.cat([enc["mm_token_type_ids"][0], torch.zeros_like(target_ids)])
     image_grid, video_grid = enc.get("image_grid_thw"), enc.get("video_grid_thw")
     if image_grid is not None or video_grid is not None:
@@ -122,6 +153,7 @@ _REASONS = (
     ("leaves the dataset", "path outside the dataset"),
     ("no meta.caption", "no caption"),
     ("no meta.reasoning", "no reasoning"),
+    ("interleaved document", "interleaved (pre-training only)"),
 )
 
 

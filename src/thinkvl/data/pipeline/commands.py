@@ -1,4 +1,4 @@
-"""`thinkvl data filter` and `thinkvl data recaption`: argparse wiring over the pipeline's functions."""
+"""`thinkvl data filter`, `interleaved`, `documents` and `recaption`: argparse wiring over the pipeline's functions."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from thinkvl.config import add_config_flags_later
 from thinkvl.data.pipeline.config import ConfigError, load_pipeline_config
 
 
@@ -33,6 +34,42 @@ def _filter(args: argparse.Namespace) -> int:
         return 2
     print(report.table())
     print(f"report: {Path(cfg.output) / 'report.json'}; dropped samples: {Path(cfg.output) / 'dropped'}/")
+    return 0
+
+
+def _interleaved(args: argparse.Namespace) -> int:
+    from thinkvl.config import config_from_args
+    from thinkvl.data.pipeline.interleaved import InterleavedConfig, build_interleaved
+
+    try:
+        cfg = config_from_args(InterleavedConfig, args, args.config)
+        report = build_interleaved(cfg)
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        print(f"thinkvl data interleaved: {err}", file=sys.stderr)
+        return 2
+    print(report.table())
+    print(f"report: {Path(cfg.output) / 'report.json'}")
+    return 0
+
+
+def _documents(args: argparse.Namespace) -> int:
+    from thinkvl.data.pipeline.documents import build_documents
+
+    source = Path(args.pdfs)
+    pdfs = sorted(source.glob("*.pdf")) if source.is_dir() else [source]
+    try:
+        if not pdfs or not all(p.is_file() for p in pdfs):
+            raise FileNotFoundError(f"no PDF at {source}")
+        if not (Path(args.model) / "config.json").is_file():
+            raise FileNotFoundError(f"{args.model} is not a model directory (no config.json)")
+        from transformers import AutoProcessor
+
+        processor = AutoProcessor.from_pretrained(args.model)
+        counts = build_documents(pdfs, args.out, processor, args.target_tokens, dpi=args.dpi, max_pages=args.max_pages)
+    except (FileNotFoundError, ValueError, ImportError) as err:
+        print(f"thinkvl data documents: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(counts))
     return 0
 
 
@@ -63,7 +100,7 @@ def _recaption(args: argparse.Namespace) -> int:
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Add `filter` and `recaption` to a subparsers object (the lead mounts them under `thinkvl data`)."""
+    """Add `filter`, `interleaved`, `documents` and `recaption` to a subparsers object (under `thinkvl data`)."""
     p = subparsers.add_parser(
         "filter",
         help="run a chain of filters (quality, CLIP relevance, dedup) from a YAML config",
@@ -78,6 +115,30 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ray-address", help="Ray cluster address (default: the running one, else a local one)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_filter)
+
+    i = subparsers.add_parser(
+        "interleaved",
+        help="interleaved image-text documents from an OBELICS/MINT-style parquet corpus, filtered as the report does",
+        description="Read parquet documents (parallel texts/images lists), filter images and documents (quality, CLIP "
+        "relevance, dedup), write interleaved records and report.json (see configs/data_interleaved.yaml).",
+    )
+    i.add_argument("--config", help="YAML with fields of InterleavedConfig; the flags below override it")
+    add_config_flags_later(i, "thinkvl.data.pipeline.interleaved:InterleavedConfig")
+    i.set_defaults(func=_interleaved)
+
+    d = subparsers.add_parser(
+        "documents",
+        help="PDFs → page images with their text: OCR records and long interleaved records for long-context training",
+        description="Render every page (pypdfium2), keep its text layer; write one OCR record per page and long "
+        "interleaved records (page image, page text, …) of at most --target-tokens tokens.",
+    )
+    d.add_argument("--pdfs", required=True, help="a PDF file or a directory of them")
+    d.add_argument("--out", required=True, help="dataset directory to write (records.jsonl, images/)")
+    d.add_argument("--model", required=True, help="model directory whose processor counts the tokens")
+    d.add_argument("--target-tokens", type=int, default=32768, help="longest interleaved record (the pack length)")
+    d.add_argument("--dpi", type=float, default=144, help="page rendering resolution")
+    d.add_argument("--max-pages", type=int, default=0, help="pages per PDF (0: all)")
+    d.set_defaults(func=_documents)
 
     r = subparsers.add_parser(
         "recaption",
