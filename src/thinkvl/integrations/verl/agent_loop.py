@@ -29,6 +29,8 @@ from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentL
 from verl.workers.rollout.replica import TokenOutput
 
 from thinkvl.model import tokens as T
+from thinkvl.model.bundle import stop_token_ids
+from thinkvl.model.forcing import check_budgets, finish_reason, marker_ids, splice, thought_cut
 
 
 @dataclass
@@ -70,13 +72,8 @@ class ForcingServer:
             **kwargs,
         )
         thought = list(first.token_ids)
-        cut = (
-            len(thought) >= self.thinking_budget
-            and self.close_id not in thought
-            and not (thought and thought[-1] in self.stop_ids)
-            and first.stop_reason != "aborted"
-        )
-        if not cut:
+        finish = finish_reason(thought, budget=self.thinking_budget, stop_ids=self.stop_ids)
+        if first.stop_reason == "aborted" or not thought_cut(thought, finish, close=self.close_id):
             return first
         second = await self.server.generate(
             request_id=f"{request_id}-answer",
@@ -85,12 +82,10 @@ class ForcingServer:
             **kwargs,
         )
         self.forced = ForcedSpan(start=len(thought), marker=list(self.marker_ids))
-        logprobs = None
-        if first.log_probs is not None and second.log_probs is not None:
-            logprobs = list(first.log_probs) + [0.0] * len(self.marker_ids) + list(second.log_probs)
+        forced = splice(thought, self.marker_ids, second.token_ids, first.log_probs, second.log_probs)
         return TokenOutput(
-            token_ids=thought + self.marker_ids + list(second.token_ids),
-            log_probs=logprobs,
+            token_ids=forced.ids,
+            log_probs=forced.logprobs,
             stop_reason=second.stop_reason,
             num_preempted=(first.num_preempted or 0) + (second.num_preempted or 0)
             if first.num_preempted is not None or second.num_preempted is not None
@@ -122,17 +117,11 @@ class ForcedAnswerAgentLoop(SingleTurnAgentLoop):
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
-        if marker not in T.FORCE_ANSWER_TEXT:
-            raise ValueError(f"marker must be one of {sorted(T.FORCE_ANSWER_TEXT)}, got {marker!r}")
-        if thinking_budget < 1 or answer_budget < 1:
-            raise ValueError("thinking_budget and answer_budget must be >= 1")
+        check_budgets(thinking_budget, answer_budget)
         self.thinking_budget, self.answer_budget = int(thinking_budget), int(answer_budget)
-        self.marker_ids = self.tokenizer.encode(T.FORCE_ANSWER_TEXT[marker], add_special_tokens=False)
+        self.marker_ids = marker_ids(self.tokenizer, marker)
         self.close_id = self.tokenizer.convert_tokens_to_ids(T.THINK_CLOSE)
-        vocab = self.tokenizer.get_vocab()
-        self.stop_ids = [vocab[t] for t in T.STOP_TOKENS if t in vocab]
-        if isinstance(self.tokenizer.eos_token_id, int):
-            self.stop_ids.append(self.tokenizer.eos_token_id)
+        self.stop_ids = stop_token_ids(self.tokenizer)  # the engines' stop tokens
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         server = self.server_manager
