@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from thinkvl.data.loaders import RECORDS_FILE, to_record
 from thinkvl.data.pipeline.base import short
 from thinkvl.data.pipeline.config import ConfigError, MediaMode, _check, _f
-from thinkvl.data.pipeline.stream import RECORDS, DatasetWriter, read_chunks
+from thinkvl.data.pipeline.stream import DatasetWriter, read_chunks
 from thinkvl.data.record import Record, open_image
 
 DEFAULT_PROMPT = (
@@ -74,7 +75,7 @@ def _complete_lines(path: Path) -> list[bytes]:
 def done_ids(out_dir: Path) -> set[str]:
     """Ids a previous run already handled: written to records.jsonl or listed as skipped."""
     ids = set()
-    for line in _complete_lines(out_dir / RECORDS) + _complete_lines(out_dir / SKIPPED):
+    for line in _complete_lines(out_dir / RECORDS_FILE) + _complete_lines(out_dir / SKIPPED):
         try:
             obj = json.loads(line)
         except ValueError:
@@ -181,9 +182,9 @@ def recaption(cfg: RecaptionConfig, *, progress: bool = False, captioner: Recapt
     """Recaption ``cfg.data`` into ``cfg.out``, resuming whatever a previous run left there."""
     from tqdm import tqdm
 
-    src = Path(cfg.data) / RECORDS
+    src = Path(cfg.data) / RECORDS_FILE
     if not src.is_file():
-        raise ConfigError(f"data: no {RECORDS} in {cfg.data}")
+        raise ConfigError(f"data: no {RECORDS_FILE} in {cfg.data}")
     out_dir = Path(cfg.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     done = done_ids(out_dir)
@@ -230,11 +231,9 @@ def recaption(cfg: RecaptionConfig, *, progress: bool = False, captioner: Recapt
 
 
 def _parse(line: bytes | None) -> Record | None:
-    if line is None:
-        return None
     try:
-        return Record.from_dict(json.loads(line))
-    except (ValueError, RecursionError):
+        return None if line is None else to_record("", line)
+    except ValueError:  # RecordError too
         return None
 
 
