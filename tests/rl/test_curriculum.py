@@ -268,9 +268,7 @@ def test_offline_grade_samples_at_the_given_temperature_and_writes_tiers(tmp_pat
     [
         ("{not json", "Expecting property name"),
         ('{"estimate": 0.5, "tier": "medium"}', "'id'"),
-        ('{"id": "b", "estimate": 0.5}', "'estimate' and 'tier'"),
         ('{"id": "b", "estimate": 0.5, "tier": "medium-ish"}', "unknown tier"),
-        ('{"id": "b", "estimate": 1.5, "tier": "medium"}', "estimate"),
         ("[1, 2]", "not a JSON object"),
     ],
 )

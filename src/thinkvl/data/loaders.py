@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -83,26 +84,10 @@ def _unreadable(shard: str, err: Exception) -> DataError:
 
 
 def check_source(source: Source) -> None:
-    """Open every shard once up front, so an unreadable one fails before any work, with its name."""
+    """Open every shard once up front (its first row), so an unreadable one fails before any work, with its name."""
     for shard in source.shards:
-        try:
-            if source.kind == "jsonl":
-                with open(shard, "rb") as f:
-                    f.read(1)
-            elif source.kind == "parquet":
-                import pyarrow.parquet as pq
-
-                pq.ParquetFile(shard).close()
-            elif source.kind == "hf_disk":
-                from datasets import load_from_disk
-
-                load_from_disk(shard)
-            else:
-                from datasets import load_dataset
-
-                load_dataset(shard, split=source.split, streaming=True)
-        except Exception as err:  # noqa: BLE001 - any failure to open is the same error for the user
-            raise _unreadable(shard, err) from err
+        with closing(raw_rows(source, [shard])) as rows:
+            next(rows, None)
 
 
 def raw_rows(source: Source, shards: Sequence[str] | None = None) -> Iterator[tuple[str, Any]]:
