@@ -18,10 +18,8 @@ def test_tokens_and_text_give_the_same_verdict(text):
     """The engines judge token ids, the endpoint client text: both by `thought_cut`, with the same answer."""
     tok, budget = build_tokenizer(), 3
     ids = tok.encode(text, add_special_tokens=False)
-    stops = {tok.convert_tokens_to_ids(T.END_OF_TEXT)}
-    from_ids = thought_cut(
-        ids, finish_reason(ids, budget=budget, stop_ids=stops), close=tok.convert_tokens_to_ids(T.THINK_CLOSE)
-    )
+    close, stops = tok.convert_tokens_to_ids(T.THINK_CLOSE), {tok.convert_tokens_to_ids(T.END_OF_TEXT)}
+    from_ids = thought_cut(ids, finish_reason(ids, budget=budget, stop_ids=stops), close=close)
     from_text = thought_cut(T.THINK_OPEN + text, "length" if len(ids) >= budget else "stop")
     assert from_ids == from_text == (text == "so the area is")
     assert not thought_cut(ids + list(stops), "stop")  # ended its turn

@@ -274,7 +274,8 @@ def write_splits(cfg: DemoConfig) -> dict[str, Any]:
     """Write the demo's datasets (each skipped when it exists), held-out and RL content-disjoint from training and
     from each other; then log, and return, per split and domain: items, distinct items, items identical to a
     training item (0 by construction: checked, not assumed) and the share of answers that also occur in training."""
-    from thinkvl.data.synth import RECORDS_FILE, write_dataset
+    from thinkvl.data.loaders import RECORDS_FILE
+    from thinkvl.data.synth import write_dataset
     from thinkvl.data.synth.splits import format_split_stats, split_stats
 
     splits = demo_splits(cfg)

@@ -276,9 +276,8 @@ def test_a_malformed_grades_file_is_one_line_naming_file_and_line(tmp_path, line
     path = tmp_path / "grades.jsonl"
     write_grades(path, {"a": GradeEntry(pass_rate=None, label=3, estimate=0.5, tier="medium")})
     path.write_text(path.read_text() + "\n" + line + "\n")  # a blank line, then the bad one (line 3)
-    with pytest.raises(ValueError, match="grades") as err:
+    with pytest.raises(ValueError, match=f"^grades: {path} line 3: [^\n]*{why}") as err:
         read_grades(path)
-    message = str(err.value)
-    assert "\n" not in message and f"{path} line 3: " in message and why in message
+    assert "\n" not in str(err.value)
     with pytest.raises(ValueError, match=f"can't read {tmp_path / 'none.jsonl'}"):
         read_grades(tmp_path / "none.jsonl")

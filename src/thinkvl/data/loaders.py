@@ -79,10 +79,6 @@ def resolve_source(data: str | Path) -> Source:
     raise DataError(f"{path}: no {RECORDS_FILE}, *.parquet / *.jsonl shards or saved HF dataset found")
 
 
-def _unreadable(shard: str, err: Exception) -> DataError:
-    return DataError(f"cannot read shard {shard}: {type(err).__name__}: {err}".splitlines()[0])
-
-
 def check_source(source: Source) -> None:
     """Open every shard once up front (its first row), so an unreadable one fails before any work, with its name."""
     for shard in source.shards:
@@ -121,7 +117,7 @@ def raw_rows(source: Source, shards: Sequence[str] | None = None) -> Iterator[tu
                 for n, row in enumerate(rows):
                     yield f"{name}[{n}]", row
         except Exception as err:  # noqa: BLE001 - I/O, arrow and datasets errors all mean "unreadable shard"
-            raise _unreadable(shard, err) from err
+            raise DataError(f"cannot read shard {shard}: {type(err).__name__}: {err}".splitlines()[0]) from err
 
 
 def to_record(where: str, raw: Any) -> Record:

@@ -14,6 +14,9 @@ from typing import Any, NamedTuple
 
 from thinkvl.model.tokens import FORCE_ANSWER_TEXT, THINK_CLOSE
 
+Ids = Sequence[int]
+LogProbs = Sequence[float] | None
+
 
 def force_marker_text(marker: str) -> str:
     """The text a cut thought is closed with, by the marker's name.
@@ -37,7 +40,7 @@ def marker_ids(tokenizer: Any, marker: str) -> list[int]:
     return list(tokenizer.encode(force_marker_text(marker), add_special_tokens=False))
 
 
-def finish_reason(ids: Sequence[int], *, budget: int, stop_ids: Collection[int]) -> str | None:
+def finish_reason(ids: Ids, *, budget: int, stop_ids: Collection[int]) -> str | None:
     """Why a pass that reports only its tokens ended: ``"stop"`` on a stop token, ``"length"`` at the budget,
     None short of both (the server ended it).
 
@@ -49,7 +52,7 @@ def finish_reason(ids: Sequence[int], *, budget: int, stop_ids: Collection[int])
     return "length" if len(ids) >= budget else None
 
 
-def thought_cut(response: Sequence[int] | str, finish: str | None, *, close: int | str = THINK_CLOSE) -> bool:
+def thought_cut(response: Ids | str, finish: str | None, *, close: int | str = THINK_CLOSE) -> bool:
     """Whether a first pass ended inside its thought: stopped by the thinking budget (``finish == "length"``)
     before ``</think>``. ``response`` is token ids (``close`` then the id of ``</think>``) or text.
 
@@ -69,13 +72,7 @@ class Forced(NamedTuple):
     mask: list[int]  # 1: sampled by the policy; 0: the marker, appended by forcing
 
 
-def splice(
-    thought: Sequence[int],
-    marker: Sequence[int],
-    answer: Sequence[int],
-    thought_lp: Sequence[float] | None = None,
-    answer_lp: Sequence[float] | None = None,
-) -> Forced:
+def splice(thought: Ids, marker: Ids, answer: Ids, thought_lp: LogProbs = None, answer_lp: LogProbs = None) -> Forced:
     """Join the two passes around the marker, which takes log-prob 0 and mask 0.
 
     >>> splice([5, 6], [9], [7], [-1.0, -2.0], [-0.5])

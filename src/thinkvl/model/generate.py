@@ -189,10 +189,11 @@ class TransformersEngine:
             r = k // params.n
             ids, lps, stopped = self._trim(ids, lps)
             finish = finish_reason(ids, budget=params.thinking_budget, stop_ids=self.stop_ids)
-            if params.thinking and thought_cut(ids, finish, close=close_id):
-                to_force.append((r, ids, lps))
+            if not (params.thinking and thought_cut(ids, finish, close=close_id)):
+                rollout = Rollout(records[r].id, "", ids, lps, [1] * len(ids), truncated=not stopped)
+                results[r].append(rollout)
             else:
-                results[r].append(Rollout(records[r].id, "", ids, lps, [1] * len(ids), truncated=not stopped))
+                to_force.append((r, ids, lps))
         if to_force:
             self._force_answers(records, root, prompts, to_force, params, results)
         for group in results:

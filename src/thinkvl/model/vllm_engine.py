@@ -168,12 +168,12 @@ class VLLMEngine:
         for record, request, output in zip(records, requests, outputs):
             for completion in output.outputs:
                 ids, lps = list(completion.token_ids), self._logprobs(completion)
-                if params.thinking and thought_cut(ids, completion.finish_reason, close=close_id):
+                stopped = completion.finish_reason == "stop"
+                if not (params.thinking and thought_cut(ids, completion.finish_reason, close=close_id)):
+                    slots.append(Rollout(record.id, "", ids, lps, [1] * len(ids), truncated=not stopped))
+                else:
                     to_force.append((len(slots), record.id, ids, lps, request))
                     slots.append(None)
-                else:
-                    stopped = completion.finish_reason == "stop"
-                    slots.append(Rollout(record.id, "", ids, lps, [1] * len(ids), truncated=not stopped))
         if to_force:  # all forced answers in one batch
             conts = [continuation_request(self.tokenizer, req, ids, marker) for _, _, ids, _, req in to_force]
             answers = self.llm.generate(conts, self._params(params, params.answer_budget, 1), use_tqdm=False)

@@ -38,9 +38,6 @@ from thinkvl.train.samples import Sample, Skipped, Stage, build_sample
 log = logging.getLogger(__name__)
 
 
-# ---------------------------------------------------------------------------------------------- shards
-
-
 def shard_order(source: Source, seed: int, epoch: int) -> list[str]:
     """The shards of one epoch, in a seeded order that changes every epoch."""
     shards = list(source.shards)
