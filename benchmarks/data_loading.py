@@ -117,7 +117,8 @@ class PeakMemory:
 
 
 def stream(data: Path, bundle, args: argparse.Namespace, workers: int):
-    from thinkvl.train.stream import Encoder, PackStream, check_source, resolve_source
+    from thinkvl.data.loaders import check_source, resolve_source
+    from thinkvl.train.stream import Encoder, PackStream
 
     source = resolve_source(str(data))
     check_source(source)

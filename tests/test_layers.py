@@ -1,4 +1,5 @@
-"""A layer never imports the one above it: data → model → reward → train → rl, with eval beside train and rl.
+"""A layer never imports the one above it: data → model → reward → train → rl, with eval beside train and rl, and
+the verl plug-ins (integrations) on top of rl, reusing its pieces but never thinkvl's own trainers.
 
 Generation serves chat, eval and RL, so it lives in the model layer; eval takes a ``generate`` callable and never
 imports training or RL. Imports inside functions count too."""
@@ -22,6 +23,7 @@ ALLOWED = {
     "train": {"config", "data", "model", "metrics"},
     "eval": {"config", "data", "model", "reward"},
     "rl": {"config", "data", "model", "metrics", "reward", "train"},
+    "integrations": {"config", "data", "model", "reward", "rl"},
 }
 
 

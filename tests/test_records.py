@@ -3,7 +3,6 @@ import struct
 import zlib
 
 import pytest
-from PIL import Image
 
 from thinkvl.data.loaders import load_records, write_hf_dataset, write_jsonl, write_parquet
 from thinkvl.data.record import Record, RecordError, validate_media
@@ -121,11 +120,3 @@ def test_malformed_lines_raise_or_are_skipped_with_reasons(tmp_path):
     assert [r.id for r in loaded] == ["ok"]
     assert len(loaded.errors) == 3
     assert "duplicate id" in loaded.errors[2]
-
-
-def test_missing_dataset_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        load_records(tmp_path / "nothing")
-    Image.new("RGB", (2, 2)).save(tmp_path / "x.png")
-    with pytest.raises(FileNotFoundError, match="records.jsonl"):
-        load_records(tmp_path)

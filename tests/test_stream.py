@@ -8,12 +8,20 @@ from pathlib import Path
 import pytest
 import torch
 
-from thinkvl.data.loaders import write_hf_dataset, write_jsonl, write_parquet
+from thinkvl.data.loaders import (
+    DataError,
+    check_source,
+    iter_records,
+    resolve_source,
+    write_hf_dataset,
+    write_jsonl,
+    write_parquet,
+)
 from thinkvl.data.record import Record
 from thinkvl.data.synth import write_dataset
 from thinkvl.train.packing import pack
 from thinkvl.train.samples import build_sample
-from thinkvl.train.stream import DataError, Encoder, PackStream, check_source, iter_records, oversample, resolve_source
+from thinkvl.train.stream import Encoder, PackStream, oversample
 
 
 def _text_records(n: int) -> list[Record]:

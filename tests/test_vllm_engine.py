@@ -16,7 +16,7 @@ import torch
 from thinkvl.data.record import Record
 from thinkvl.model import create_bundle, load_bundle, save_bundle
 from thinkvl.model import tokens as T
-from thinkvl.model.generate import SamplingParams, merge_forced, suppressed_token_ids
+from thinkvl.model.generate import SamplingParams, suppressed_token_ids
 from thinkvl.model.vllm_engine import VLLMEngine, build_requests, glm4v_config_overrides
 from thinkvl.rl.config import RLConfig
 
@@ -48,12 +48,6 @@ def test_requests_carry_prompt_images_and_video_metadata(image_dir):
     frames_array, meta = video_req["multi_modal_data"]["video"][0]
     assert isinstance(frames_array, np.ndarray) and frames_array.shape == (4, 56, 56, 3)
     assert meta["fps"] == 2.0 and meta["frames_indices"] == [0, 1, 2, 3]
-
-
-def test_forced_rollouts_mask_the_marker():
-    r = merge_forced("x", [5, 6], [-1.0, -2.0], [9, 10], [7], [-0.5], stopped=True)
-    assert r.response_ids == [5, 6, 9, 10, 7] and r.action_mask == [1, 1, 0, 0, 1]
-    assert r.logprobs == [-1.0, -2.0, 0.0, 0.0, -0.5] and r.forced and not r.truncated
 
 
 # -- bug 1: the q/k/v biases --------------------------------------------------------------------------------------

@@ -275,13 +275,14 @@ def write_splits(cfg: DemoConfig) -> dict[str, Any]:
     """Write the demo's datasets (each skipped when it exists), held-out and RL content-disjoint from training and
     from each other; then log, and return, per split and domain: items, distinct items, items identical to a
     training item (0 by construction: checked, not assumed) and the share of answers that also occur in training."""
+    from thinkvl.data.loaders import RECORDS_FILE
     from thinkvl.data.synth import write_dataset
     from thinkvl.data.synth.splits import format_split_stats, split_stats
 
     splits = demo_splits(cfg)
     dirs = {s["name"]: s["dir"] for s in splits}
     for s in splits:
-        if not (s["dir"] / "records.jsonl").is_file():
+        if not (s["dir"] / RECORDS_FILE).is_file():
             exclude = [dirs[e] for e in s["exclude"]]
             _stage(
                 f"synthesise {s['name']} data", write_dataset, s["dir"], cfg.domains, s["n"], s["seed"],

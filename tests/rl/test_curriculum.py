@@ -17,7 +17,9 @@ from thinkvl.rl.curriculum import (
     GradeEntry,
     grade_records,
     label_to_pass_rate,
+    read_grades,
     tier_of,
+    write_grades,
 )
 
 BOUNDS = {"very_easy": 0.8, "easy": 0.6, "medium": 0.4, "hard": 0.2}
@@ -255,8 +257,27 @@ def test_offline_grade_samples_at_the_given_temperature_and_writes_tiers(tmp_pat
     # Synth level 0 is the easiest label of the range (0, 2): prior pass rate 1.0, weighted 0.5 against the measurement.
     assert grades[records[0]["id"]].estimate == pytest.approx(0.875)
     assert grades[records[1]["id"]].estimate == pytest.approx(0.5)
-    written = [json.loads(line) for line in (tmp_path / "grades.jsonl").read_text().splitlines()]
-    assert {w["id"]: w["pass_rate"] for w in written} == {records[0]["id"]: 0.75, records[1]["id"]: 0.0}
+    assert read_grades(tmp_path / "grades.jsonl") == grades  # the file `thinkvl rl` and verl read
     # The label range is the config's: level-0 labels are outside the default scale (1, 5), and that is an error.
     with pytest.raises(ValueError, match=r"difficulty label must be an integer in \[1, 5\], got 0"):
         rl_run.grade(RLConfig(model="unused", data=str(data), grades=str(tmp_path / "g.jsonl")), show_progress=False)
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("{not json", "Expecting property name"),
+        ('{"estimate": 0.5, "tier": "medium"}', "'id'"),
+        ('{"id": "b", "estimate": 0.5, "tier": "medium-ish"}', "unknown tier"),
+        ("[1, 2]", "not a JSON object"),
+    ],
+)
+def test_a_malformed_grades_file_is_one_line_naming_file_and_line(tmp_path, line, why):
+    path = tmp_path / "grades.jsonl"
+    write_grades(path, {"a": GradeEntry(pass_rate=None, label=3, estimate=0.5, tier="medium")})
+    path.write_text(path.read_text() + "\n" + line + "\n")  # a blank line, then the bad one (line 3)
+    with pytest.raises(ValueError, match=f"^grades: {path} line 3: [^\n]*{why}") as err:
+        read_grades(path)
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match=f"can't read {tmp_path / 'none.jsonl'}"):
+        read_grades(tmp_path / "none.jsonl")

@@ -1,6 +1,8 @@
-"""Read and write record datasets: JSON lines, Parquet, and Hugging Face datasets saved to disk.
+"""Read and write record datasets: JSON lines, Parquet, and Hugging Face datasets (saved to disk or streamed).
 
 A dataset is a directory (or a file inside one); image paths in records are relative to that directory.
+Records are read one way everywhere: `resolve_source` finds the shards, `raw_rows` reads them, `to_record`
+decodes a row; `load_records` (in memory) and the training stream (`thinkvl.train.stream`) are built on them.
 In Parquet and HF datasets, ``messages``, ``answer`` and ``meta`` are stored as JSON text columns, because
 answers mix types across domains (a count, a box, a string) and a columnar schema can't hold that.
 """
@@ -10,7 +12,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +21,9 @@ from typing import Any, Literal
 from thinkvl.data.record import Record, RecordError, validate_media
 
 JSON_COLUMNS = ("messages", "answer", "meta")
-RECORDS_FILE = "records.jsonl"
+RECORDS_FILE = "records.jsonl"  # a dataset directory's records, one JSON object a line
+HF_PREFIX = "hf:"
+SourceKind = Literal["jsonl", "parquet", "hf_disk", "hf_stream"]
 
 
 @dataclass
@@ -36,54 +41,111 @@ class Dataset:
         return iter(self.records)
 
 
-def _resolve(path: str | Path) -> tuple[Path, Literal["jsonl", "parquet", "hf"]]:
-    path = Path(path)
-    if path.is_dir():
-        if (path / RECORDS_FILE).is_file():
-            return path / RECORDS_FILE, "jsonl"
-        if (path / "dataset_info.json").is_file() or (path / "state.json").is_file():
-            return path, "hf"
-        parquets = sorted(path.glob("*.parquet"))
-        if len(parquets) == 1:
-            return parquets[0], "parquet"
-        raise FileNotFoundError(f"{path}: no {RECORDS_FILE}, single .parquet file or saved HF dataset found")
-    if not path.exists():
-        raise FileNotFoundError(f"dataset not found: {path}")
-    if path.suffix == ".parquet":
-        return path, "parquet"
-    return path, "jsonl"
+class DataError(ValueError):
+    """The data can't be read (a missing dataset or an unreadable shard): one line naming it."""
 
 
-def _raw_rows(path: Path, kind: str) -> Iterator[tuple[str, Any]]:
-    """(location, parsed row) pairs; a row that isn't valid JSON yields an exception as its value."""
-    if kind == "jsonl":
-        with path.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield f"{path.name}:{n}", json.loads(line)
-                except json.JSONDecodeError as err:
-                    yield f"{path.name}:{n}", err
-        return
-    if kind == "parquet":
-        import pyarrow.parquet as pq
+@dataclass(frozen=True)
+class Source:
+    """Where records come from: shards of one kind, and the directory media paths are relative to."""
 
-        rows: Iterable[dict[str, Any]] = pq.read_table(path).to_pylist()
-    else:
-        from datasets import load_from_disk
+    kind: SourceKind
+    shards: tuple[str, ...]
+    root: Path
+    split: str = "train"
 
-        rows = load_from_disk(str(path))
-    for n, row in enumerate(rows):
-        row = dict(row)
+
+def resolve_source(data: str | Path) -> Source:
+    """``data`` is a records.jsonl / .parquet file, a directory holding records.jsonl, a saved HF dataset, or
+    shards (*.jsonl / *.parquet), or ``hf:PATH[@split]`` for `datasets.load_dataset(PATH, streaming=True)`."""
+    data = str(data)
+    if data.startswith(HF_PREFIX):
+        name, _, split = data[len(HF_PREFIX) :].partition("@")
+        root = Path(name) if Path(name).is_dir() else Path.cwd()
+        return Source("hf_stream", (name,), root, split or "train")
+    path = Path(data)
+    if path.is_file():
+        return Source("parquet" if path.suffix == ".parquet" else "jsonl", (str(path),), path.parent)
+    if not path.is_dir():
+        raise DataError(f"dataset not found: {path}")
+    if (path / RECORDS_FILE).is_file():
+        return Source("jsonl", (str(path / RECORDS_FILE),), path)
+    if (path / "dataset_info.json").is_file() or (path / "state.json").is_file():
+        return Source("hf_disk", (str(path),), path)
+    for kind, pattern in (("parquet", "*.parquet"), ("jsonl", "*.jsonl")):
+        shards = sorted(str(p) for p in path.glob(pattern))
+        if shards:
+            return Source(kind, tuple(shards), path)  # type: ignore[arg-type]
+    raise DataError(f"{path}: no {RECORDS_FILE}, *.parquet / *.jsonl shards or saved HF dataset found")
+
+
+def check_source(source: Source) -> None:
+    """Open every shard once up front (its first row), so an unreadable one fails before any work, with its name."""
+    for shard in source.shards:
+        with closing(raw_rows(source, [shard])) as rows:
+            next(rows, None)
+
+
+def raw_rows(source: Source, shards: Sequence[str] | None = None) -> Iterator[tuple[str, Any]]:
+    """(location, raw row) for every record of ``shards`` (default: all, in order), undecoded, so that a reader
+    skips others' rows cheaply: a JSON line as bytes, a columnar row as a dict. Blank lines are passed over."""
+    for shard in source.shards if shards is None else shards:
+        name = Path(shard).name
         try:
+            if source.kind == "jsonl":
+                with open(shard, "rb") as f:
+                    for n, line in enumerate(f, 1):
+                        if line.strip():
+                            yield f"{name}:{n}", line
+            elif source.kind == "parquet":
+                import pyarrow.parquet as pq
+
+                n = 0
+                for batch in pq.ParquetFile(shard).iter_batches(batch_size=1024):
+                    for row in batch.to_pylist():
+                        yield f"{name}[{n}]", row
+                        n += 1
+            else:
+                if source.kind == "hf_disk":
+                    from datasets import load_from_disk
+
+                    rows: Iterable[dict[str, Any]] = load_from_disk(shard)
+                else:
+                    from datasets import load_dataset
+
+                    rows = load_dataset(shard, split=source.split, streaming=True)
+                for n, row in enumerate(rows):
+                    yield f"{name}[{n}]", row
+        except Exception as err:  # noqa: BLE001 - I/O, arrow and datasets errors all mean "unreadable shard"
+            raise DataError(f"cannot read shard {shard}: {type(err).__name__}: {err}".splitlines()[0]) from err
+
+
+def to_record(where: str, raw: Any) -> Record:
+    """Decode one raw row; a bad one raises `RecordError` naming where it is."""
+    try:
+        if isinstance(raw, (bytes, str)):
+            row = json.loads(raw)
+        else:  # columnar stores hold messages / answer / meta as JSON text
+            row = dict(raw)
             for col in JSON_COLUMNS:
                 if isinstance(row.get(col), str):
                     row[col] = json.loads(row[col])
-        except json.JSONDecodeError as err:
-            yield f"{path.name}[{n}]", err
+    except (ValueError, TypeError, RecursionError) as err:
+        raise RecordError(where, "<json>", f"not valid JSON: {err}") from err
+    if not isinstance(row, dict):
+        raise RecordError(where, "<json>", "not a JSON object")
+    return Record.from_dict(row)
+
+
+def iter_records(source: Source, domains: Sequence[str] | None = None) -> Iterator[Record]:
+    """Every good record in shard order (bad ones skipped): e.g. a tokenizer's training text."""
+    for where, raw in raw_rows(source):
+        try:
+            record = to_record(where, raw)
+        except RecordError:
             continue
-        yield f"{path.name}[{n}]", row
+        if not domains or record.domain in domains:
+            yield record
 
 
 def load_records(
@@ -96,18 +158,15 @@ def load_records(
 
     ``check_media`` also opens every image to catch missing, corrupt or oversized files up front.
     """
-    file, kind = _resolve(path)
-    root = file.parent if kind != "hf" else file
+    source = resolve_source(path)
     records, errors, seen = [], [], set()
-    for where, row in _raw_rows(file, kind):
+    for where, raw in raw_rows(source):
         try:
-            if isinstance(row, Exception):
-                raise RecordError(where, "<json>", f"not valid JSON: {row}")
-            record = Record.from_dict(row)
+            record = to_record(where, raw)
             if record.id in seen:
                 raise RecordError(record.id, "id", f"duplicate id (at {where})")
             if check_media:
-                validate_media(record, root)
+                validate_media(record, source.root)
         except RecordError as err:
             if on_error == "raise":
                 raise
@@ -115,7 +174,7 @@ def load_records(
             continue
         seen.add(record.id)
         records.append(record)
-    return Dataset(records=records, root=root, errors=errors)
+    return Dataset(records=records, root=source.root, errors=errors)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

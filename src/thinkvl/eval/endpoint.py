@@ -40,7 +40,8 @@ from typing import Any
 from thinkvl.data.record import Record, content_parts
 from thinkvl.eval.runner import EndpointConfig, EvalError, Generated
 from thinkvl.model.chat import render_prompt
-from thinkvl.model.tokens import ANSWER_BUDGET, FORCE_ANSWER_TEXT, THINK_CLOSE, THINK_OPEN
+from thinkvl.model.forcing import force_marker_text, thought_cut
+from thinkvl.model.tokens import ANSWER_BUDGET, THINK_CLOSE, THINK_OPEN
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 MAX_BACKOFF = 60.0  # seconds; also the most of a Retry-After that is honoured
@@ -109,14 +110,14 @@ def has_media(record: Record) -> bool:
     return any(True for _ in record.media())
 
 
-def reply_text(body: Any, chat: bool) -> tuple[str, str | None, bool]:
-    """(text, finish_reason, whether the thought was closed) of a server reply; a malformed one is an error."""
+def reply_text(body: Any, chat: bool) -> tuple[str, str | None]:
+    """(text, finish_reason) of a server reply; a malformed one is an error."""
     try:
         choice = body["choices"][0]
         finish = choice.get("finish_reason")
         if not chat:
             text = choice["text"]
-            return str(text), finish, THINK_CLOSE in text
+            return str(text), finish
         message = choice["message"]
         content = message.get("content") or ""
         reasoning = message.get("reasoning_content") or message.get("reasoning")
@@ -125,9 +126,9 @@ def reply_text(body: Any, chat: bool) -> tuple[str, str | None, bool]:
     if reasoning and THINK_CLOSE not in content:
         # A reasoning parser split the thought off; content is empty while the thought is unfinished.
         if not content:
-            return THINK_OPEN + reasoning, finish, False
-        return THINK_OPEN + reasoning + THINK_CLOSE + content, finish, True
-    return str(content), finish, THINK_CLOSE in content
+            return THINK_OPEN + reasoning, finish
+        return THINK_OPEN + reasoning + THINK_CLOSE + content, finish
+    return str(content), finish
 
 
 class EndpointModel:
@@ -146,7 +147,7 @@ class EndpointModel:
         self.max_attempts, self.backoff = config.max_attempts, backoff
         self.sampling = {"temperature": config.temperature, "top_p": config.top_p}
         self.max_tokens, self.answer_budget = config.max_tokens, answer_budget
-        self.marker = FORCE_ANSWER_TEXT[config.force_marker]
+        self.marker = force_marker_text(config.force_marker)
         self.budget_via, self.video_via = config.budget_via, config.video_via
         self.video_refused: str | None = None  # why the server refused a video part (auto: frames from then on)
         self.extra = dict(config.request_extra)
@@ -275,16 +276,16 @@ class EndpointModel:
             body = await self._post(client, "/completions", {"prompt": prompt, **self._params(cap)}, info)
         else:
             body, messages, media = await self._chat(client, record, root, cap, info)
-        text, finish, closed = reply_text(body, chat=not completions)
+        text, finish = reply_text(body, chat=not completions)
         info["finish_reason"] = finish
-        if budget is None or finish != "length" or closed:
+        if budget is None or not thought_cut(text, finish):
             return text
         # Cut inside the thought: close it and let the model answer in the same assistant message.
         info["forced"] = True
         thought = text + self.marker
         if completions:
             request = {"prompt": prompt + thought, **self._params(self.answer_budget)}
-            answer, finish, _ = reply_text(await self._post(client, "/completions", request, info), chat=False)
+            answer, finish = reply_text(await self._post(client, "/completions", request, info), chat=False)
         else:
             request = {
                 "messages": [*messages, {"role": "assistant", "content": thought}],
@@ -293,7 +294,7 @@ class EndpointModel:
                 **media,
                 **self._params(self.answer_budget),
             }
-            answer, finish, _ = reply_text(await self._post(client, "/chat/completions", request, info), chat=True)
+            answer, finish = reply_text(await self._post(client, "/chat/completions", request, info), chat=True)
         info["answer_finish_reason"] = finish
         return thought + answer
 

@@ -2,10 +2,9 @@
 
 A transformers engine for CPU or one GPU here; vLLM in `thinkvl.model.vllm_engine`.
 
-Forced answering (report §5): when a response thinks for ``thinking_budget`` tokens without closing
-``</think>``, the thought is cut, the closing marker (``</think><answer>`` or ``<|end_of_solution|>``) is appended,
-and the model answers within ``answer_budget`` more tokens. The rollout records that it was forced, so the
-reward is earned by the answer and never zeroed by truncation. Evaluation uses the same mechanism.
+Forced answering (report §5, `thinkvl.model.forcing`): a thought cut at ``thinking_budget`` is closed with a
+marker and answered within ``answer_budget`` more tokens; the rollout records that it was forced, so the reward
+is earned by the answer and never zeroed by truncation. Evaluation uses the same mechanism.
 """
 
 from __future__ import annotations
@@ -21,8 +20,9 @@ from thinkvl.data.record import Record, content_parts
 from thinkvl.model import tokens as T
 from thinkvl.model.bundle import Bundle, stop_token_ids
 from thinkvl.model.chat import render_prompt
+from thinkvl.model.forcing import check_budgets, finish_reason, force_marker_text, marker_ids, splice, thought_cut
 from thinkvl.model.processor import encode
-from thinkvl.model.tokens import ANSWER_BUDGET, FORCE_ANSWER_TEXT, NEVER_GENERATED, THINKING_BUDGET
+from thinkvl.model.tokens import ANSWER_BUDGET, NEVER_GENERATED, THINKING_BUDGET
 
 
 @dataclass
@@ -37,10 +37,10 @@ class SamplingParams:
     thinking: bool = True
 
     def __post_init__(self) -> None:
-        if self.force_marker not in FORCE_ANSWER_TEXT:
-            raise ValueError(f"force_marker must be one of {sorted(FORCE_ANSWER_TEXT)}")
-        if self.n < 1 or self.thinking_budget < 1 or self.answer_budget < 1:
-            raise ValueError("n, thinking_budget and answer_budget must be >= 1")
+        force_marker_text(self.force_marker)
+        check_budgets(self.thinking_budget, self.answer_budget)
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
 
 
 @dataclass
@@ -64,15 +64,8 @@ def merge_forced(
     stopped: bool,
 ) -> Rollout:
     """A forced rollout: the cut thought, the marker (not sampled: mask 0), and the answer."""
-    return Rollout(
-        record_id,
-        "",
-        thought + marker + answer,
-        thought_lp + [0.0] * len(marker) + answer_lp,
-        [1] * len(thought) + [0] * len(marker) + [1] * len(answer),
-        forced=True,
-        truncated=not stopped,
-    )
+    ids, logprobs, mask = splice(thought, marker, answer, thought_lp, answer_lp)
+    return Rollout(record_id, "", ids, logprobs or [], mask, forced=True, truncated=not stopped)
 
 
 class RolloutEngine(Protocol):
@@ -195,7 +188,8 @@ class TransformersEngine:
         for k, (ids, lps) in enumerate(zip(first, first_lp)):
             r = k // params.n
             ids, lps, stopped = self._trim(ids, lps)
-            if stopped or not params.thinking or close_id in ids:
+            finish = finish_reason(ids, budget=params.thinking_budget, stop_ids=self.stop_ids)
+            if not (params.thinking and thought_cut(ids, finish, close=close_id)):
                 rollout = Rollout(records[r].id, "", ids, lps, [1] * len(ids), truncated=not stopped)
                 results[r].append(rollout)
             else:
@@ -217,15 +211,14 @@ class TransformersEngine:
         results: list[list[Rollout]],
     ) -> None:
         """Close over-long thoughts with the marker and let the model answer (one more generate call)."""
-        marker = FORCE_ANSWER_TEXT[params.force_marker]
-        marker_ids = self.tokenizer.encode(marker, add_special_tokens=False)
+        marker = marker_ids(self.tokenizer, params.force_marker)
         for start in range(0, len(to_force), self.batch_size):
             chunk = to_force[start : start + self.batch_size]
-            inputs = self._continuation_inputs(records, root, prompts, [(r, ids + marker_ids) for r, ids, _ in chunk])
+            inputs = self._continuation_inputs(records, root, prompts, [(r, ids + marker) for r, ids, _ in chunk])
             answers, answer_lps = self._sample(inputs, params.answer_budget, params)
             for (r, ids, lps), answer, alp in zip(chunk, answers, answer_lps):
                 answer, alp, stopped = self._trim(answer, alp)
-                results[r].append(merge_forced(records[r].id, ids, lps, marker_ids, answer, alp, stopped))
+                results[r].append(merge_forced(records[r].id, ids, lps, marker, answer, alp, stopped))
 
     def _continuation_inputs(
         self, records: list[Record], root: str | Path, prompts: list[str], items: list[tuple[int, list[int]]]

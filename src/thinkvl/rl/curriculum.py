@@ -7,7 +7,8 @@ iteration: prompts that are too easy, or too hard *for the current policy*, are 
 
 Pieces:
 - `tier_of` maps a pass rate to a tier through configurable lower bounds.
-- `grade_records` builds the offline grades, merging a record's ``difficulty`` label as a prior (see there).
+- `grade_records` builds the offline grades, merging a record's ``difficulty`` label as a prior (see there);
+  `write_grades` / `read_grades` store them as JSON lines (``thinkvl grade`` → ``thinkvl rl`` and verl).
 - `CurriculumSampler` is a `torch.utils.data.Sampler` over dataset indices: `update(record_ids, rewards)` after
   each rollout batch, `reset_weights()` once per iteration, `sample(n)` (or iterate it from a DataLoader).
   Its state is plain JSON for checkpoints.
@@ -16,11 +17,13 @@ Pieces:
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -130,6 +133,34 @@ class GradeEntry:
             estimate=_check_rate(data["estimate"], "grade estimate"),
             tier=data["tier"],
         )
+
+
+def read_grades(path: str | Path) -> dict[RecordId, GradeEntry]:
+    """A `thinkvl grade` file: JSON lines of ``{"id": …, **GradeEntry.to_dict()}``. A bad line is a one-line
+    `ValueError` naming the file and the line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"grades: can't read {path}: {err}") from None
+    grades: dict[RecordId, GradeEntry] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict) or not isinstance(row.get("id"), (str, int)):
+                raise ValueError("not a JSON object with an 'id'")
+            grades[row["id"]] = GradeEntry.from_dict({k: v for k, v in row.items() if k != "id"})
+        except (ValueError, TypeError, RecursionError) as err:
+            raise ValueError(f"grades: {path} line {number}: {str(err).splitlines()[0]}") from None
+    return grades
+
+
+def write_grades(path: str | Path, grades: Mapping[RecordId, GradeEntry]) -> None:
+    """Write grades as `read_grades` reads them (atomically: a reader never sees half a file)."""
+    from thinkvl.data.loaders import atomic_write_text
+
+    atomic_write_text(path, "".join(json.dumps({"id": rid, **g.to_dict()}) + "\n" for rid, g in grades.items()))
 
 
 def grade_records(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import asdict
 from pathlib import Path
@@ -11,13 +10,13 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from thinkvl.data.loaders import Dataset, atomic_write_text, load_records
+from thinkvl.data.loaders import Dataset, load_records
 from thinkvl.metrics import MetricsLogger, plot_curves, read_metrics
 from thinkvl.model.bundle import Bundle, load_bundle
 from thinkvl.model.generate import RolloutEngine, SamplingParams, TransformersEngine
 from thinkvl.rl.config import RLConfig, sampling_params
-from thinkvl.rl.curriculum import GradeEntry, grade_records
-from thinkvl.rl.trainer import RLCSTrainer, load_grades
+from thinkvl.rl.curriculum import GradeEntry, grade_records, read_grades, write_grades
+from thinkvl.rl.trainer import RLCSTrainer
 from thinkvl.train import distributed as D
 from thinkvl.train.checkpoint import latest_checkpoint
 from thinkvl.train.session import load_for_training
@@ -69,14 +68,13 @@ def run_rl(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> 
     random.seed(cfg.seed)
     dataset = _dataset(cfg)
     checkpoint = latest_checkpoint(out / "checkpoints")
+    grades = read_grades(cfg.grades) if cfg.grades else None  # a bad file fails before the model loads
     # fp32 master weights; bf16 compute comes from mixed_precision
     kw = {"device": info.device, "dtype": torch.float32, "attn_implementation": cfg.attn_implementation}
     bundle = load_for_training(cfg.model, checkpoint, **kw)
     reward = reward if reward is not None else make_reward()
     model_dir = checkpoint / "model" if checkpoint else cfg.model
-    trainer = RLCSTrainer(
-        cfg, bundle, dataset, reward, make_engine(cfg, bundle, model_dir), grades=load_grades(cfg.grades), info=info
-    )
+    trainer = RLCSTrainer(cfg, bundle, dataset, reward, make_engine(cfg, bundle, model_dir), grades=grades, info=info)
     if checkpoint is not None:
         trainer.load_state_dict(trainer.session.resume(checkpoint)["trainer"])
     logger = MetricsLogger(out / "metrics.jsonl", resume_step=trainer.iteration) if info.is_main else None
@@ -156,7 +154,5 @@ def grade(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> d
         label_range=cfg.difficulty_label_range,
         label_weight=cfg.difficulty_label_weight,
     )
-    out = Path(cfg.grades)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, "".join(json.dumps({"id": rid, **g.to_dict()}) + "\n" for rid, g in grades.items()))
+    write_grades(cfg.grades, grades)
     return grades

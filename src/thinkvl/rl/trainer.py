@@ -19,7 +19,6 @@ import time
 from collections import defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -333,16 +332,3 @@ class RLCSTrainer:
         self.rollouts_used = int(state["rollouts_used"])
         self.sampler.load_state_dict(state["curriculum"])
         self.expansion.load_state_dict(state["expansion"])
-
-
-def load_grades(path: str | Path | None) -> dict[str, GradeEntry] | None:
-    """Read a `thinkvl grade` output file (JSON lines of id + grade)."""
-    if not path:
-        return None
-    import json
-
-    grades = {}
-    for line in Path(path).read_text().splitlines():
-        row = json.loads(line)
-        grades[row["id"]] = GradeEntry.from_dict({k: v for k, v in row.items() if k != "id"})
-    return grades

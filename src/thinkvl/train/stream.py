@@ -20,88 +20,22 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from thinkvl.data.loaders import JSON_COLUMNS, RECORDS_FILE
-from thinkvl.data.record import Record, RecordError
+from thinkvl.data.loaders import DataError, Source, raw_rows, to_record
+from thinkvl.data.record import RecordError
 from thinkvl.train.packing import Overflow, PackingStats, pack
 from thinkvl.train.samples import Sample, Skipped, Stage, build_sample
 
 log = logging.getLogger(__name__)
-SourceKind = Literal["jsonl", "parquet", "hf_disk", "hf_stream"]
-HF_PREFIX = "hf:"
-
-
-class DataError(ValueError):
-    """The training data can't be read (a missing or corrupt shard): one line naming the shard."""
-
-
-# ---------------------------------------------------------------------------------------------- sources
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where records come from: shards of one kind, and the directory media paths are relative to."""
-
-    kind: SourceKind
-    shards: tuple[str, ...]
-    root: Path
-    split: str = "train"
-
-
-def resolve_source(data: str) -> Source:
-    """``data`` is a records.jsonl / .parquet file, a directory holding records.jsonl, a saved HF dataset, or
-    shards (*.jsonl / *.parquet), or ``hf:PATH[@split]`` for `datasets.load_dataset(PATH, streaming=True)`."""
-    if data.startswith(HF_PREFIX):
-        name, _, split = data[len(HF_PREFIX) :].partition("@")
-        root = Path(name) if Path(name).is_dir() else Path.cwd()
-        return Source("hf_stream", (name,), root, split or "train")
-    path = Path(data)
-    if path.is_file():
-        return Source("parquet" if path.suffix == ".parquet" else "jsonl", (str(path),), path.parent)
-    if not path.is_dir():
-        raise DataError(f"dataset not found: {path}")
-    if (path / RECORDS_FILE).is_file():
-        return Source("jsonl", (str(path / RECORDS_FILE),), path)
-    if (path / "dataset_info.json").is_file() or (path / "state.json").is_file():
-        return Source("hf_disk", (str(path),), path)
-    for kind, pattern in (("parquet", "*.parquet"), ("jsonl", "*.jsonl")):
-        shards = sorted(str(p) for p in path.glob(pattern))
-        if shards:
-            return Source(kind, tuple(shards), path)  # type: ignore[arg-type]
-    raise DataError(f"{path}: no {RECORDS_FILE}, *.parquet / *.jsonl shards or saved HF dataset found")
-
-
-def check_source(source: Source) -> None:
-    """Open every shard once up front, so an unreadable one fails before training, with its name."""
-    for shard in source.shards:
-        try:
-            if source.kind == "jsonl":
-                with open(shard, "rb") as f:
-                    f.read(1)
-            elif source.kind == "parquet":
-                import pyarrow.parquet as pq
-
-                pq.ParquetFile(shard).close()
-            elif source.kind == "hf_disk":
-                from datasets import load_from_disk
-
-                load_from_disk(shard)
-            else:
-                from datasets import load_dataset
-
-                load_dataset(shard, split=source.split, streaming=True)
-        except Exception as err:  # noqa: BLE001 - any failure to open is the same error for the user
-            raise DataError(f"cannot read shard {shard}: {type(err).__name__}: {err}".splitlines()[0]) from err
 
 
 def shard_order(source: Source, seed: int, epoch: int) -> list[str]:
@@ -110,69 +44,6 @@ def shard_order(source: Source, seed: int, epoch: int) -> list[str]:
     if len(shards) > 1:
         random.Random(f"{seed}:shards:{epoch}").shuffle(shards)
     return shards
-
-
-def raw_rows(source: Source, seed: int, epoch: int) -> Iterator[tuple[str, Any]]:
-    """(location, raw row) for every record of one epoch, undecoded: a reader skips others' rows cheaply."""
-    for shard in shard_order(source, seed, epoch):
-        name = Path(shard).name
-        try:
-            if source.kind == "jsonl":
-                with open(shard, "rb") as f:
-                    for n, line in enumerate(f, 1):
-                        if line.strip():
-                            yield f"{name}:{n}", line
-            elif source.kind == "parquet":
-                import pyarrow.parquet as pq
-
-                n = 0
-                for batch in pq.ParquetFile(shard).iter_batches(batch_size=1024):
-                    for row in batch.to_pylist():
-                        yield f"{name}[{n}]", row
-                        n += 1
-            else:
-                if source.kind == "hf_disk":
-                    from datasets import load_from_disk
-
-                    rows: Iterable[dict[str, Any]] = load_from_disk(shard)
-                else:
-                    from datasets import load_dataset
-
-                    rows = load_dataset(shard, split=source.split, streaming=True)
-                for n, row in enumerate(rows):
-                    yield f"{name}[{n}]", row
-        except DataError:
-            raise
-        except Exception as err:  # noqa: BLE001 - I/O, arrow and datasets errors all mean "unreadable shard"
-            raise DataError(f"cannot read shard {shard}: {type(err).__name__}: {err}".splitlines()[0]) from err
-
-
-def to_record(where: str, raw: Any) -> Record:
-    """Decode one raw row; a bad one raises `RecordError` naming where it is."""
-    try:
-        if isinstance(raw, bytes):
-            row = json.loads(raw)
-        else:  # columnar stores hold messages / answer / meta as JSON text (see thinkvl.data.loaders)
-            row = dict(raw)
-            for col in JSON_COLUMNS:
-                if isinstance(row.get(col), str):
-                    row[col] = json.loads(row[col])
-    except (ValueError, TypeError) as err:
-        raise RecordError(where, "<json>", f"not valid JSON: {err}") from err
-    if not isinstance(row, dict):
-        raise RecordError(where, "<json>", "not a JSON object")
-    return Record.from_dict(row)
-
-
-def iter_records(source: Source, domains: Sequence[str] | None = None) -> Iterator[Record]:
-    """Every good record of epoch 0 in stream order (bad ones skipped): e.g. a tokenizer's training text."""
-    for where, raw in raw_rows(source, 0, 0):
-        try:
-            record = to_record(where, raw)
-        except RecordError:
-            continue
-        if not domains or record.domain in domains:
-            yield record
 
 
 # ---------------------------------------------------------------------------------------------- workers
@@ -221,7 +92,9 @@ class RecordStream(IterableDataset):
         while True:
             seen = mine = 0  # this stream's records at index >= start; those this worker encoded
             try:
-                for raw_index, (where, raw) in enumerate(raw_rows(self.source, self.seed, epoch)):
+                for raw_index, (where, raw) in enumerate(
+                    raw_rows(self.source, shard_order(self.source, self.seed, epoch))
+                ):
                     if raw_index % self.streams != self.stream:
                         continue
                     index = raw_index // self.streams

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from thinkvl.data.loaders import Source, check_source, iter_records, resolve_source
 from thinkvl.data.record import Record
 from thinkvl.metrics import MetricsLogger, plot_curves, read_metrics
 from thinkvl.model.bundle import Bundle, create_bundle
@@ -30,15 +31,7 @@ from thinkvl.train.loss import token_loss_sum
 from thinkvl.train.packing import PackingStats, collate_packed
 from thinkvl.train.samples import Sample, Skipped
 from thinkvl.train.session import load_for_training, start_session
-from thinkvl.train.stream import (
-    Encoder,
-    PackStream,
-    Source,
-    check_source,
-    iter_records,
-    oversample,
-    resolve_source,
-)
+from thinkvl.train.stream import Encoder, PackStream, oversample
 
 __all__ = ["StageResult", "oversample", "run_stage"]
 

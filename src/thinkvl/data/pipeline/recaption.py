@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from thinkvl.data.loaders import RECORDS_FILE, raw_rows, resolve_source, to_record
 from thinkvl.data.pipeline.base import short
 from thinkvl.data.pipeline.config import ConfigError, MediaMode, _check, _f
-from thinkvl.data.pipeline.stream import RECORDS, DatasetWriter, read_chunks
-from thinkvl.data.record import Record, open_image
+from thinkvl.data.pipeline.stream import DatasetWriter
+from thinkvl.data.record import Record, RecordError, open_image
 
 DEFAULT_PROMPT = (
     "Write one or two sentences that describe this image factually. An original caption, which may be noisy "
@@ -74,7 +75,7 @@ def _complete_lines(path: Path) -> list[bytes]:
 def done_ids(out_dir: Path) -> set[str]:
     """Ids a previous run already handled: written to records.jsonl or listed as skipped."""
     ids = set()
-    for line in _complete_lines(out_dir / RECORDS) + _complete_lines(out_dir / SKIPPED):
+    for line in _complete_lines(out_dir / RECORDS_FILE) + _complete_lines(out_dir / SKIPPED):
         try:
             obj = json.loads(line)
         except ValueError:
@@ -181,9 +182,9 @@ def recaption(cfg: RecaptionConfig, *, progress: bool = False, captioner: Recapt
     """Recaption ``cfg.data`` into ``cfg.out``, resuming whatever a previous run left there."""
     from tqdm import tqdm
 
-    src = Path(cfg.data) / RECORDS
+    src = Path(cfg.data) / RECORDS_FILE
     if not src.is_file():
-        raise ConfigError(f"data: no {RECORDS} in {cfg.data}")
+        raise ConfigError(f"data: no {RECORDS_FILE} in {cfg.data}")
     out_dir = Path(cfg.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     done = done_ids(out_dir)
@@ -204,38 +205,27 @@ def recaption(cfg: RecaptionConfig, *, progress: bool = False, captioner: Recapt
             batch.clear()
 
         taken = 0
-        for lines, _ in read_chunks(src, cfg.batch_size, 1 << 24):
-            for _, line in lines:
-                if cfg.limit and taken >= cfg.limit:
-                    break
-                record = _parse(line)
-                if record is None:
-                    stats.skipped_bad += 1
-                    continue
-                if record.id in done:
-                    stats.skipped_done += 1
-                    continue
-                done.add(record.id)
-                taken += 1
-                batch.append((record, _load_image(record, root)))
-                if len(batch) == cfg.batch_size:
-                    flush()
+        for where, raw in raw_rows(resolve_source(src)):
             if cfg.limit and taken >= cfg.limit:
                 break
+            try:
+                record = to_record(where, raw)
+            except RecordError:
+                stats.skipped_bad += 1
+                continue
+            if record.id in done:
+                stats.skipped_done += 1
+                continue
+            done.add(record.id)
+            taken += 1
+            batch.append((record, _load_image(record, root)))
+            if len(batch) == cfg.batch_size:
+                flush()
         if batch:
             flush()
     bar.close()
     stats.seconds = time.perf_counter() - start
     return stats
-
-
-def _parse(line: bytes | None) -> Record | None:
-    if line is None:
-        return None
-    try:
-        return Record.from_dict(json.loads(line))
-    except (ValueError, RecursionError):
-        return None
 
 
 def _load_image(record: Record, root: Path) -> Any:

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from thinkvl.data.loaders import RECORDS_FILE
 from thinkvl.data.pipeline.chain import Chain, Outcome, Sink
 from thinkvl.data.pipeline.config import ConfigError, FilterPipelineConfig, RelevanceConfig
-from thinkvl.data.pipeline.stream import RECORDS, FilterReport, Line, read_chunks
+from thinkvl.data.pipeline.stream import FilterReport, Line, read_chunks
 
 _WORKER_CHAIN: Chain | None = None
 
@@ -40,10 +41,10 @@ def _process_in_worker(lines: list[Line]) -> list[Outcome]:
 
 def check_paths(cfg: FilterPipelineConfig) -> Path:
     """The input records file; errors name what is wrong before any work starts."""
-    src = Path(cfg.input) / RECORDS
+    src = Path(cfg.input) / RECORDS_FILE
     if not src.is_file():
-        raise ConfigError(f"input: no {RECORDS} in {cfg.input}")
-    out = Path(cfg.output) / RECORDS
+        raise ConfigError(f"input: no {RECORDS_FILE} in {cfg.input}")
+    out = Path(cfg.output) / RECORDS_FILE
     if out.exists() and not cfg.overwrite:
         raise ConfigError(f"output: {out} already exists (set overwrite: true to replace it)")
     return src

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from thinkvl.data.loaders import RECORDS_FILE
 from thinkvl.data.pipeline.base import reason_code, short
 
-RECORDS = "records.jsonl"
 Line = tuple[int, bytes | None]  # (1-based line number, bytes without newline; None: over max_line_bytes)
 
 
@@ -64,18 +64,6 @@ def read_chunks(path: str | Path, chunk_size: int, max_line_bytes: int) -> Itera
         yield chunk, used
 
 
-def read_records_file(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Parsed JSON objects of a jsonl file, line by line (lines that don't parse are skipped)."""
-    with Path(path).open("rb") as f:
-        for raw in f:
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(obj, dict):
-                yield obj
-
-
 def place_media(src_root: Path, dst_root: Path, rel: str, mode: str) -> None:
     """Put one media file into the output dataset: hard link (copy if linking fails) or copy."""
     src, dst = src_root / rel, dst_root / rel
@@ -99,7 +87,7 @@ class DatasetWriter:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.src_root = None if src_root is None else Path(src_root)
         self.media = media
-        self._f = (self.out_dir / RECORDS).open("ab" if append else "wb")
+        self._f = (self.out_dir / RECORDS_FILE).open("ab" if append else "wb")
         self.count = 0
 
     def write(self, record: dict[str, Any], media: list[str] = ()) -> None:  # type: ignore[assignment]

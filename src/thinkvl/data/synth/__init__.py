@@ -8,11 +8,10 @@ Every record's meta carries a caption (pre-training), a reasoning trace and answ
 
 from thinkvl.data.synth.base import Sample, TaskContext, box_string
 from thinkvl.data.synth.registry import FAMILIES, TaskFamily, family, generate, record_id, to_record
-from thinkvl.data.synth.writer import RECORDS_FILE, plan, write_dataset
+from thinkvl.data.synth.writer import plan, write_dataset
 
 __all__ = [
     "FAMILIES",
-    "RECORDS_FILE",
     "Sample",
     "TaskContext",
     "TaskFamily",

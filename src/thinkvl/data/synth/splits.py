@@ -44,15 +44,15 @@ def dataset_keys(path: str | Path) -> dict[str, str]:
     Cached per records file (path, size, modification time): the demo compares its held-out set and RL pool with
     the same training set four times, and hashing its 14,000 decoded images once is enough. The writer replaces
     records.jsonl last, so a rewritten dataset is hashed again."""
-    from thinkvl.data.loaders import _resolve
+    from thinkvl.data.loaders import resolve_source
 
-    file, _kind = _resolve(path)
-    stat = file.stat()
-    return dict(_cached_keys(str(path), str(file.resolve()), stat.st_size, stat.st_mtime_ns))
+    stats = [(shard, Path(shard).stat()) for shard in resolve_source(path).shards]
+    stamp = tuple((str(Path(shard).resolve()), st.st_size, st.st_mtime_ns) for shard, st in stats)
+    return dict(_cached_keys(str(path), stamp))
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_keys(path: str, _file: str, _size: int, _mtime_ns: int) -> tuple[tuple[str, str], ...]:
+def _cached_keys(path: str, _stamp: tuple) -> tuple[tuple[str, str], ...]:
     from thinkvl.data.loaders import load_records
 
     dataset = load_records(path)

@@ -20,8 +20,6 @@ and ``actor_rollout_ref.rollout.agent.default_agent_loop=thinkvl_forced_answer``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from verl.experimental.agent_loop.agent_loop import AgentLoopOutput
@@ -29,33 +27,16 @@ from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentL
 from verl.workers.rollout.replica import TokenOutput
 
 from thinkvl.model import tokens as T
-
-
-@dataclass
-class ForcedSpan:
-    """Where the marker sits in the generated tokens of a forced rollout."""
-
-    start: int
-    marker: list[int]
+from thinkvl.model.bundle import stop_token_ids
+from thinkvl.model.forcing import check_budgets, finish_reason, marker_ids, splice, thought_cut
 
 
 class ForcingServer:
     """Wraps verl's server manager: ``generate`` thinks within the budget, then forces and answers if cut."""
 
-    def __init__(
-        self,
-        server: Any,
-        *,
-        thinking_budget: int,
-        answer_budget: int,
-        marker_ids: list[int],
-        close_id: int,
-        stop_ids: Sequence[int],
-    ):
-        self.server = server
-        self.thinking_budget, self.answer_budget = thinking_budget, answer_budget
-        self.marker_ids, self.close_id, self.stop_ids = marker_ids, close_id, set(stop_ids)
-        self.forced: ForcedSpan | None = None
+    def __init__(self, server: Any, loop: ForcedAnswerAgentLoop):
+        self.server, self.loop = server, loop  # the loop holds the budgets and token ids
+        self.forced_at: int | None = None  # where the marker starts in the response, once forced
 
     def __getattr__(self, name: str) -> Any:  # everything else as the real server manager
         return getattr(self.server, name)
@@ -63,34 +44,28 @@ class ForcingServer:
     async def generate(
         self, *, request_id: str, prompt_ids: list[int], sampling_params: dict[str, Any], **kwargs: Any
     ) -> TokenOutput:
+        loop = self.loop
         first = await self.server.generate(
             request_id=request_id,
             prompt_ids=prompt_ids,
-            sampling_params={**sampling_params, "max_tokens": self.thinking_budget},
+            sampling_params={**sampling_params, "max_tokens": loop.thinking_budget},
             **kwargs,
         )
         thought = list(first.token_ids)
-        cut = (
-            len(thought) >= self.thinking_budget
-            and self.close_id not in thought
-            and not (thought and thought[-1] in self.stop_ids)
-            and first.stop_reason != "aborted"
-        )
-        if not cut:
+        finish = finish_reason(thought, budget=loop.thinking_budget, stop_ids=loop.stop_ids)
+        if first.stop_reason == "aborted" or not thought_cut(thought, finish, close=loop.close_id):
             return first
         second = await self.server.generate(
             request_id=f"{request_id}-answer",
-            prompt_ids=list(prompt_ids) + thought + self.marker_ids,
-            sampling_params={**sampling_params, "max_tokens": self.answer_budget},
+            prompt_ids=list(prompt_ids) + thought + loop.marker_ids,
+            sampling_params={**sampling_params, "max_tokens": loop.answer_budget},
             **kwargs,
         )
-        self.forced = ForcedSpan(start=len(thought), marker=list(self.marker_ids))
-        logprobs = None
-        if first.log_probs is not None and second.log_probs is not None:
-            logprobs = list(first.log_probs) + [0.0] * len(self.marker_ids) + list(second.log_probs)
+        self.forced_at = len(thought)
+        forced = splice(thought, loop.marker_ids, second.token_ids, first.log_probs, second.log_probs)
         return TokenOutput(
-            token_ids=thought + self.marker_ids + list(second.token_ids),
-            log_probs=logprobs,
+            token_ids=forced.ids,
+            log_probs=forced.logprobs,
             stop_reason=second.stop_reason,
             num_preempted=(first.num_preempted or 0) + (second.num_preempted or 0)
             if first.num_preempted is not None or second.num_preempted is not None
@@ -99,15 +74,15 @@ class ForcingServer:
         )
 
 
-def mask_marker(output: AgentLoopOutput, span: ForcedSpan) -> None:
+def mask_marker(output: AgentLoopOutput, start: int, marker: list[int]) -> None:
     """Set ``response_mask`` to 0 over the marker; refuses if the marker isn't where the rollout put it."""
-    end = span.start + len(span.marker)
-    if output.response_ids[span.start : end] != span.marker:
+    end = start + len(marker)
+    if output.response_ids[start:end] != marker:
         if end > len(output.response_ids):  # cut by verl's response_length: the marker didn't fit
-            output.response_mask[span.start :] = [0] * max(len(output.response_mask) - span.start, 0)
+            output.response_mask[start:] = [0] * max(len(output.response_mask) - start, 0)
             return
         raise RuntimeError("forced-answer marker not found where it was inserted in the response")
-    output.response_mask[span.start : end] = [0] * len(span.marker)
+    output.response_mask[start:end] = [0] * len(marker)
 
 
 class ForcedAnswerAgentLoop(SingleTurnAgentLoop):
@@ -122,34 +97,21 @@ class ForcedAnswerAgentLoop(SingleTurnAgentLoop):
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
-        if marker not in T.FORCE_ANSWER_TEXT:
-            raise ValueError(f"marker must be one of {sorted(T.FORCE_ANSWER_TEXT)}, got {marker!r}")
-        if thinking_budget < 1 or answer_budget < 1:
-            raise ValueError("thinking_budget and answer_budget must be >= 1")
+        check_budgets(thinking_budget, answer_budget)
         self.thinking_budget, self.answer_budget = int(thinking_budget), int(answer_budget)
-        self.marker_ids = self.tokenizer.encode(T.FORCE_ANSWER_TEXT[marker], add_special_tokens=False)
+        self.marker_ids = marker_ids(self.tokenizer, marker)
         self.close_id = self.tokenizer.convert_tokens_to_ids(T.THINK_CLOSE)
-        vocab = self.tokenizer.get_vocab()
-        self.stop_ids = [vocab[t] for t in T.STOP_TOKENS if t in vocab]
-        if isinstance(self.tokenizer.eos_token_id, int):
-            self.stop_ids.append(self.tokenizer.eos_token_id)
+        self.stop_ids = stop_token_ids(self.tokenizer)  # the engines' stop tokens
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         server = self.server_manager
-        forcing = ForcingServer(
-            server,
-            thinking_budget=self.thinking_budget,
-            answer_budget=self.answer_budget,
-            marker_ids=self.marker_ids,
-            close_id=self.close_id,
-            stop_ids=self.stop_ids,
-        )
+        forcing = ForcingServer(server, self)
         self.server_manager = forcing  # one agent loop object per trajectory (verl instantiates it per sample)
         try:
             output = await super().run(sampling_params, **kwargs)
         finally:
             self.server_manager = server
-        if forcing.forced is not None:
-            mask_marker(output, forcing.forced)
-        output.extra_fields["forced"] = forcing.forced is not None
+        if forcing.forced_at is not None:
+            mask_marker(output, forcing.forced_at, self.marker_ids)
+        output.extra_fields["forced"] = forcing.forced_at is not None
         return output

@@ -18,8 +18,6 @@ Config (``data.rlcs`` holds `options.DatasetOptions`: `RLConfig`'s curriculum fi
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from torch.utils.data import get_worker_info
@@ -28,7 +26,7 @@ from verl.utils.dataset.rl_dataset import RLHFDataset
 from thinkvl.integrations.verl.options import DatasetOptions, read_options
 from thinkvl.integrations.verl.replay_buffer import INDEX_FIELD
 from thinkvl.integrations.verl.state import register_curriculum
-from thinkvl.rl.curriculum import GradeEntry
+from thinkvl.rl.curriculum import read_grades
 
 
 class RLCSDataset(RLHFDataset):
@@ -38,7 +36,7 @@ class RLCSDataset(RLHFDataset):
         super().__init__(data_files, tokenizer, config, processor=processor, max_samples=max_samples)
         options = read_options(DatasetOptions, config.get("rlcs", None), "data.rlcs")
         self.curriculum_name = options.curriculum_name
-        grades = _load_grades(options.grades)
+        grades = read_grades(options.grades) if options.grades else None
         self.curriculum = options.curriculum_sampler(self._record_ids(), grades, options.seed)
         register_curriculum(self.curriculum_name, self.curriculum)
 
@@ -58,23 +56,3 @@ class RLCSDataset(RLHFDataset):
         row = super().__getitem__(drawn)
         row[INDEX_FIELD] = drawn
         return row
-
-
-def _load_grades(path: Any) -> dict[Any, GradeEntry] | None:
-    """``thinkvl grade`` output: JSON lines of ``{"id": …, "estimate": …, "tier": …}``."""
-    if not path:
-        return None
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as err:
-        raise ValueError(f"data.rlcs.grades: can't read {path}: {err}") from err
-    grades: dict[Any, GradeEntry] = {}
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            grades[row["id"]] = GradeEntry.from_dict({k: v for k, v in row.items() if k != "id"})
-        except (ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"data.rlcs.grades: {path} line {number}: {err}") from err
-    return grades
