@@ -94,6 +94,7 @@ def load_records(
 ) -> Dataset:
     """Load a dataset. Bad records raise `RecordError` (naming record and field), or are skipped and listed.
 
+    Media paths that leave the dataset directory are always refused (`thinkvl.data.record.media_path`);
     ``check_media`` also opens every image to catch missing, corrupt or oversized files up front.
     """
     file, kind = _resolve(path)
@@ -106,8 +107,7 @@ def load_records(
             record = Record.from_dict(row)
             if record.id in seen:
                 raise RecordError(record.id, "id", f"duplicate id (at {where})")
-            if check_media:
-                validate_media(record, root)
+            validate_media(record, root, open_files=check_media)
         except RecordError as err:
             if on_error == "raise":
                 raise

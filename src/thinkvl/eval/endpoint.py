@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from thinkvl.data.record import Record, content_parts
+from thinkvl.data.record import MediaPathError, Record, content_parts, media_path
 from thinkvl.eval.runner import EndpointConfig, EvalError, Generated
 from thinkvl.model.chat import render_prompt
 from thinkvl.model.tokens import ANSWER_BUDGET, FORCE_ANSWER_TEXT, THINK_CLOSE, THINK_OPEN
@@ -82,7 +82,8 @@ def video_fps(record: Record) -> list[float]:
 
 def chat_messages(record: Record, root: Path, *, video_as: str = "frames") -> list[dict[str, Any]]:
     """The record's conversation as OpenAI chat messages, images inline in record order; a video goes as loose
-    frames (``image_url`` parts) or, with ``video_as="video"``, as one ``video_url`` part."""
+    frames (``image_url`` parts) or, with ``video_as="video"``, as one ``video_url`` part. Media paths go through
+    `media_path`, so no file outside the dataset directory is sent."""
     out = []
     for message in record.messages:
         if isinstance(message["content"], str):
@@ -94,11 +95,13 @@ def chat_messages(record: Record, root: Path, *, video_as: str = "frames") -> li
             if kind == "text":
                 parts.append({"type": "text", "text": part["text"]})
             elif kind == "image":
-                parts.append({"type": "image_url", "image_url": {"url": data_url(root / part["image"])}})
-            elif kind == "video" and video_as == "video":
-                parts.append({"type": "video_url", "video_url": {"url": video_url([root / f for f in part["video"]])}})
+                parts.append({"type": "image_url", "image_url": {"url": data_url(media_path(root, part["image"]))}})
             elif kind == "video":
-                parts += [{"type": "image_url", "image_url": {"url": data_url(root / f)}} for f in part["video"]]
+                frames = [media_path(root, f) for f in part["video"]]
+                if video_as == "video":
+                    parts.append({"type": "video_url", "video_url": {"url": video_url(frames)}})
+                else:
+                    parts += [{"type": "image_url", "image_url": {"url": data_url(f)}} for f in frames]
             else:
                 raise ValueError(f"unknown content part type {kind!r}")
         out.append({"role": message["role"], "content": parts})
@@ -262,7 +265,7 @@ class EndpointModel:
             text = await self._answer(client, record, root, budget, info)
         except RequestFailed as err:
             return Generated(None, str(err), info)
-        except OSError as err:  # an image that can't be read
+        except (OSError, MediaPathError) as err:  # an image that can't be read, or may not be
             return Generated(None, f"could not build the request: {err}", info)
         info["seconds"] = round(time.monotonic() - start, 3)
         return Generated(text, None, info)
