@@ -80,6 +80,9 @@ def load_media(
                 check_aspect_ratio(img, part["image"])
                 images.append(img)
             elif part.get("type") == "video":
+                fps = float(part.get("fps") or 0)
+                if not fps > 0:  # frame times are index / fps
+                    raise ValueError(f"a video needs fps > 0 (the rate its frames were sampled at), got {fps}")
                 frames = [open_media(root, f, max_pixels=max_pixels) for f in part["video"]]
                 if len({f.size for f in frames}) != 1:
                     raise ValueError(f"video frames differ in size: {sorted({f.size for f in frames})}")
@@ -89,10 +92,10 @@ def load_media(
                 metadata.append(
                     VideoMetadata(
                         total_num_frames=len(frames),
-                        fps=float(part["fps"]),
+                        fps=fps,
                         width=w,
                         height=h,
-                        duration=len(frames) / float(part["fps"]),
+                        duration=len(frames) / fps,
                         frames_indices=list(range(len(frames))),
                     )
                 )
