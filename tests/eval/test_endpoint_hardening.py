@@ -115,7 +115,7 @@ def test_a_refused_key_with_requests_in_flight_sends_nothing_more():
 
 # ------------------------------------------------------------------ thinking budget 0
 def test_a_thinking_budget_of_zero_is_refused():
-    with pytest.raises(ValueError, match=r"thinking budget is an integer >= 1 or null.*got 0"):
+    with pytest.raises(ValueError, match=r"thinking_budgets: each is an integer >= 1 or null.*got 0"):
         EvalConfig(thinking_budgets=[0])
     with StubServer(lambda path, body: chat_reply(ANSWER)) as server:
         with pytest.raises(EvalError, match="got 0"):

@@ -163,7 +163,7 @@ class EvalConfig:
             raise ValueError("thinking_budgets must list at least one budget (null for no cap)")
         for b in self.thinking_budgets:
             if b is not None and b < 1:  # as `thinkvl rl`: 0 would be sent as a 1-token cap, not "no thinking"
-                raise ValueError(f"a thinking budget is an integer >= 1 or null (no cap), got {b!r}")
+                raise ValueError(f"thinking_budgets: each is an integer >= 1 or null (no cap), got {b!r}")
         if len(set(self.thinking_budgets)) != len(self.thinking_budgets):
             raise ValueError(f"thinking budget listed twice: {self.thinking_budgets}")
         if self.batch_size < 1:
