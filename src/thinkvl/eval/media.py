@@ -255,5 +255,5 @@ def _duration(container: Any, stream: Any) -> float:
 
 def image_size(root: Path, rel: str) -> tuple[int, int]:
     """Width and height of a stored image, without decoding its pixels."""
-    with Image.open(root / rel) as img:
+    with Image.open(media_path(root, rel)) as img:
         return img.size
