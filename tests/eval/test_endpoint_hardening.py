@@ -121,3 +121,15 @@ def test_a_thinking_budget_of_zero_is_refused():
         with pytest.raises(EvalError, match="got 0"):
             _collect(_model(server.url), _records(1), budget=0)
         assert server.requests == []  # never sent as max_tokens 1
+
+
+def test_the_command_line_stops_on_a_refused_key_with_one_line(tmp_path, capsys):
+    from thinkvl.cli import main
+
+    with StubServer(lambda path, body: Reply(401, {"error": {"message": "bad key"}})) as server:
+        argv = ["eval", "--endpoint", server.url, "--served-model", "m", "--tasks", "synth", "--limit", "6"]
+        status = main([*argv, "--concurrency", "1", "--out", str(tmp_path)])
+        assert len(server.requests) == 1
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and "Traceback" not in err, err
+    assert "refused the API key (HTTP 401)" in err.splitlines()[-1]
