@@ -44,6 +44,18 @@ def test_an_empty_records_file_is_called_empty(tmp_path, tiny_bundle):
     assert "domains" not in str(err.value)
 
 
+def test_rl_calls_an_empty_records_file_empty(tmp_path):
+    from thinkvl.rl.config import RLConfig
+    from thinkvl.rl.run import _dataset
+
+    (tmp_path / "records.jsonl").write_text("")
+    with pytest.raises(ValueError, match="the records file is empty"):
+        _dataset(RLConfig(data=str(tmp_path)))
+    write_jsonl(_records(2), tmp_path / "records.jsonl")
+    with pytest.raises(ValueError, match=r"no verifiable records .*domains: \['ocr'\]"):
+        _dataset(RLConfig(data=str(tmp_path), domains=["ocr"]))
+
+
 def test_records_outside_the_domains_still_say_check_domains(tmp_path, tiny_bundle):
     write_jsonl(_records(3), tmp_path / "records.jsonl")
     with pytest.raises(ValueError, match=r"none of its 3 record\(s\) is in the domains trained on \(check domains\)"):
