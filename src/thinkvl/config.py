@@ -388,8 +388,41 @@ def config_overrides(args: argparse.Namespace, cls: type, prefix: str = "") -> d
 
 
 def config_from_args(cls: type[C], args: argparse.Namespace, path: str | Path | None = None) -> C:
-    """YAML at ``path`` (if any) with the flags given in ``args`` on top — the config every command runs with."""
-    return load_config(cls, path, config_overrides(args, cls))
+    """YAML at ``path`` (if any) with the flags given in ``args`` on top — the config every command runs with.
+
+    An error the file alone doesn't have is the flags' doing, so it names them (those it mentions), not the file."""
+    overrides = config_overrides(args, cls)
+    try:
+        return load_config(cls, path, overrides)
+    except ConfigError as err:
+        if not overrides or not _loads(cls, path):
+            raise
+        where, message = str(path) if path is not None else cls.__name__, str(err)
+        rest = message[len(where) :] if message.startswith(where + ":") else f": {message}"
+        flags = _flags(cls, overrides)
+        named = [flag for flag, field_name in flags if field_name in rest] or [flag for flag, _ in flags]
+        raise ConfigError(", ".join(named) + rest) from None
+
+
+def _loads(cls: type, path: str | Path | None) -> bool:
+    try:
+        load_config(cls, path)
+    except ConfigError:
+        return False
+    return True
+
+
+def _flags(cls: type, overrides: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """(flag, field) for each value of ``overrides``, the flag as `add_config_flags` names it (``--min-lr-ratio``,
+    ``--endpoint.url``)."""
+    tps, out = field_types(cls), []
+    for key, value in overrides.items():
+        section = section_class(tps[key]) if key in tps else None
+        if section is not None and isinstance(value, Mapping):
+            out += _flags(section, value, f"{prefix}{key}.")
+        else:
+            out.append((f"--{(prefix + key).replace('_', '-')}", key))
+    return out
 
 
 def config_class(spec: str) -> type:

@@ -165,7 +165,7 @@ def test_synthetic_suite_uses_a_held_out_seed(tmp_path, reward_config, kit):
 def test_config_validation_names_the_problem():
     with pytest.raises(ValueError, match="thinking budget listed twice"):
         EvalConfig(thinking_budgets=[8, 8])
-    with pytest.raises(ValueError, match="non-negative integer or null"):
+    with pytest.raises(ValueError, match=r"integer >= 1 or null"):
         EvalConfig(thinking_budgets=[-1])
     with pytest.raises(BenchmarkError, match="unknown benchmark"):
         EvalConfig(tasks=["nope"])

@@ -13,11 +13,11 @@ from thinkvl.data.loaders import load_records, write_jsonl
 from thinkvl.data.pipeline.documents import (
     TokenCounter,
     long_document_records,
-    long_video_record,
     ocr_records,
     render_pdf,
 )
 from thinkvl.data.synth.documents import paragraph, write_text_pdf
+from thinkvl.train.long_video import long_video_record
 from thinkvl.train.packing import pack
 from thinkvl.train.samples import IGNORE, build_sample
 

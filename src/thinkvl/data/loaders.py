@@ -10,6 +10,7 @@ answers mix types across domains (a count, a box, a string) and a columnar schem
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,6 +21,7 @@ from typing import Any, Literal
 
 from thinkvl.data.record import Record, RecordError, validate_media
 
+log = logging.getLogger(__name__)
 JSON_COLUMNS = ("messages", "answer", "meta")
 RECORDS_FILE = "records.jsonl"  # a dataset directory's records, one JSON object a line
 HF_PREFIX = "hf:"
@@ -80,10 +82,12 @@ def resolve_source(data: str | Path) -> Source:
 
 
 def check_source(source: Source) -> None:
-    """Open every shard once up front (its first row), so an unreadable one fails before any work, with its name."""
+    """Open every shard once up front (its first row), so an unreadable one fails before any work, with its name;
+    an empty one is named in a warning (it adds nothing, which is likely a mistake)."""
     for shard in source.shards:
         with closing(raw_rows(source, [shard])) as rows:
-            next(rows, None)
+            if next(rows, None) is None:
+                log.warning("shard %s is empty: it adds no records", shard)
 
 
 def raw_rows(source: Source, shards: Sequence[str] | None = None) -> Iterator[tuple[str, Any]]:
@@ -156,6 +160,7 @@ def load_records(
 ) -> Dataset:
     """Load a dataset. Bad records raise `RecordError` (naming record and field), or are skipped and listed.
 
+    Media paths that leave the dataset directory are always refused (`thinkvl.data.record.media_path`);
     ``check_media`` also opens every image to catch missing, corrupt or oversized files up front.
     """
     source = resolve_source(path)
@@ -165,8 +170,7 @@ def load_records(
             record = to_record(where, raw)
             if record.id in seen:
                 raise RecordError(record.id, "id", f"duplicate id (at {where})")
-            if check_media:
-                validate_media(record, source.root)
+            validate_media(record, source.root, open_files=check_media)
         except RecordError as err:
             if on_error == "raise":
                 raise

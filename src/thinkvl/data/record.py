@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -45,6 +46,8 @@ DOMAINS: tuple[str, ...] = (
 CHOICE_LETTERS = "ABCDEFGHIJ"
 # 64 MP: a 8K×8K image. Past it, decoding alone takes hundreds of MB: refuse before decoding.
 DEFAULT_MAX_IMAGE_PIXELS = 64_000_000
+# Set to 1 to let records use media outside their dataset directory (absolute paths, ``..``, symlinks out).
+ALLOW_MEDIA_OUTSIDE_ROOT = "THINKVL_ALLOW_MEDIA_OUTSIDE_ROOT"
 
 
 def content_parts(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -234,6 +237,26 @@ def answer_problem(domain: str, answer: Any, meta: dict[str, Any]) -> str | None
     return None
 
 
+class MediaPathError(ValueError):
+    """A record's image or frame path that leaves its dataset directory."""
+
+
+def media_path(root: str | Path, rel: str) -> Path:
+    """The file a record's media path names, resolved with symlinks, refused outside ``root``.
+
+    Every route that reads a record's media (local and served eval, training, chat, the data pipeline) goes through
+    here, because a record is data: without the check, ``../../etc/hostname``, an absolute path or a symlink out
+    would be read, and sent to a remote server by endpoint eval. ``THINKVL_ALLOW_MEDIA_OUTSIDE_ROOT=1`` opts out.
+    """
+    base = Path(root).resolve()
+    path = (base / rel).resolve()
+    if not path.is_relative_to(base) and os.environ.get(ALLOW_MEDIA_OUTSIDE_ROOT) != "1":
+        raise MediaPathError(
+            f"path {rel!r} leaves the dataset directory {base} (set {ALLOW_MEDIA_OUTSIDE_ROOT}=1 to allow it)"
+        )
+    return path
+
+
 def open_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Image.Image:
     """Open and fully decode an RGB image, refusing decompression bombs before decoding them."""
     path = Path(path)
@@ -252,14 +275,21 @@ def open_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) 
         raise ValueError(f"corrupt or unreadable image {path.name}: {err}") from None
 
 
-def validate_media(record: Record, root: str | Path, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> None:
-    """Check that every image and frame of a record exists, decodes, and is within the pixel limit."""
-    root = Path(root)
+def open_media(root: str | Path, rel: str, *, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> Image.Image:
+    """A record's image or video frame, decoded: `media_path` then `open_image`."""
+    return open_image(media_path(root, rel), max_pixels=max_pixels)
+
+
+def validate_media(
+    record: Record, root: str | Path, *, open_files: bool = True, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+) -> None:
+    """Check that every image and frame of a record stays inside ``root`` and (``open_files``) exists, decodes,
+    and is within the pixel limit."""
     for where, rel in record.media():
-        path = (root / rel).resolve()
-        if not path.is_relative_to(root.resolve()):
-            raise RecordError(record.id, where, f"path {rel!r} leaves the dataset directory")
         try:
-            open_image(path, max_pixels=max_pixels)
+            if open_files:
+                open_media(root, rel, max_pixels=max_pixels)
+            else:
+                media_path(root, rel)
         except ValueError as err:
             raise RecordError(record.id, where, str(err)) from None

@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from thinkvl.data.record import Record, content_parts
+from thinkvl.data.record import MediaPathError, Record, content_parts, media_path
 from thinkvl.eval.runner import EndpointConfig, EvalError, Generated
 from thinkvl.model.chat import render_prompt
 from thinkvl.model.forcing import force_marker_text, thought_cut
@@ -83,7 +83,8 @@ def video_fps(record: Record) -> list[float]:
 
 def chat_messages(record: Record, root: Path, *, video_as: str = "frames") -> list[dict[str, Any]]:
     """The record's conversation as OpenAI chat messages, images inline in record order; a video goes as loose
-    frames (``image_url`` parts) or, with ``video_as="video"``, as one ``video_url`` part."""
+    frames (``image_url`` parts) or, with ``video_as="video"``, as one ``video_url`` part. Media paths go through
+    `media_path`, so no file outside the dataset directory is sent."""
     out = []
     for message in record.messages:
         if isinstance(message["content"], str):
@@ -95,11 +96,13 @@ def chat_messages(record: Record, root: Path, *, video_as: str = "frames") -> li
             if kind == "text":
                 parts.append({"type": "text", "text": part["text"]})
             elif kind == "image":
-                parts.append({"type": "image_url", "image_url": {"url": data_url(root / part["image"])}})
-            elif kind == "video" and video_as == "video":
-                parts.append({"type": "video_url", "video_url": {"url": video_url([root / f for f in part["video"]])}})
+                parts.append({"type": "image_url", "image_url": {"url": data_url(media_path(root, part["image"]))}})
             elif kind == "video":
-                parts += [{"type": "image_url", "image_url": {"url": data_url(root / f)}} for f in part["video"]]
+                frames = [media_path(root, f) for f in part["video"]]
+                if video_as == "video":
+                    parts.append({"type": "video_url", "video_url": {"url": video_url(frames)}})
+                else:
+                    parts += [{"type": "image_url", "image_url": {"url": data_url(f)}} for f in frames]
             else:
                 raise ValueError(f"unknown content part type {kind!r}")
         out.append({"role": message["role"], "content": parts})
@@ -144,6 +147,8 @@ class EndpointModel:
         self.url, self.model = config.url.rstrip("/"), config.served_model
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.concurrency, self.timeout = config.concurrency, config.request_timeout
+        self.max_reply_bytes = config.max_reply_bytes
+        self.refused: str | None = None  # set by a 401/403: the run stops, nothing more is sent
         self.max_attempts, self.backoff = config.max_attempts, backoff
         self.sampling = {"temperature": config.temperature, "top_p": config.top_p}
         self.max_tokens, self.answer_budget = config.max_tokens, answer_budget
@@ -162,7 +167,7 @@ class EndpointModel:
         except httpx2.HTTPError as err:
             raise EvalError(f"can't reach the server at {self.url}: {type(err).__name__}: {err}") from None
         if response.status_code in (401, 403):
-            raise EvalError(f"{self.url} refused the request (HTTP {response.status_code}): check api_key_env")
+            raise EvalError(_refused(self.url, response.status_code))
         if response.status_code != 200:
             return
         try:
@@ -176,6 +181,8 @@ class EndpointModel:
         """Refuse, before anything is sent, a budget this server can't enforce."""
         if budget is None:
             return
+        if budget < 1:
+            raise EvalError(f"a thinking budget is an integer >= 1 or null (no cap), got {budget}")
         if self.budget_via == "refuse":
             raise EvalError(
                 f"thinking budget {budget} needs a server that continues an assistant message (budget_via: continue, "
@@ -254,7 +261,12 @@ class EndpointModel:
                 async with gate:
                     out.put((record, await self._item(client, record, root, budget)))
 
-            await asyncio.gather(*(one(r) for r in records))
+            tasks = [asyncio.create_task(one(r)) for r in records]
+            try:
+                await asyncio.gather(*tasks)
+            finally:  # a refused key (EvalError) stops every item at once
+                for task in tasks:
+                    task.cancel()
 
     async def _item(self, client: Any, record: Record, root: Path, budget: int | None) -> Generated:
         info: dict[str, Any] = {"attempts": 0}
@@ -263,13 +275,13 @@ class EndpointModel:
             text = await self._answer(client, record, root, budget, info)
         except RequestFailed as err:
             return Generated(None, str(err), info)
-        except OSError as err:  # an image that can't be read
+        except (OSError, MediaPathError) as err:  # an image that can't be read, or may not be
             return Generated(None, f"could not build the request: {err}", info)
         info["seconds"] = round(time.monotonic() - start, 3)
         return Generated(text, None, info)
 
     async def _answer(self, client: Any, record: Record, root: Path, budget: int | None, info: dict) -> str:
-        cap = self.max_tokens if budget is None else max(1, budget)
+        cap = self.max_tokens if budget is None else budget
         completions = budget is not None and self.budget_via == "completions"
         if completions:
             prompt = render_prompt(record.messages)
@@ -330,33 +342,51 @@ class EndpointModel:
         return {"model": self.model, **self.sampling, **cap, **self.extra}
 
     async def _post(self, client: Any, path: str, payload: dict[str, Any], info: dict[str, Any]) -> Any:
-        """POST with retries; the reply's JSON, or `RequestFailed` with the last reason."""
+        """POST with retries; the reply's JSON, or `RequestFailed` with the last reason. A 401 or 403 is an
+        `EvalError` that stops the run: every later request would carry the same refused key."""
         import httpx2
 
         reason = ""
         for attempt in range(1, self.max_attempts + 1):
+            if self.refused:
+                raise EvalError(self.refused)
             info["attempts"] += 1
             wait = None
             try:
-                response = await asyncio.wait_for(client.post(self.url + path, json=payload), self.timeout)
+                status, headers, raw = await asyncio.wait_for(self._send(client, path, payload), self.timeout)
             except (asyncio.TimeoutError, httpx2.TimeoutException):
                 reason = f"no reply within {self.timeout:g} s"
             except httpx2.TransportError as err:
                 reason = f"{type(err).__name__}: {err}"
             else:
-                if response.status_code == 200:
+                text = raw[:200].decode("utf-8", "replace")
+                if status == 200:
                     try:
-                        return response.json()
+                        return json.loads(raw)
                     except ValueError:
-                        reason = f"reply is not JSON: {response.text[:120]!r}"
+                        reason = f"reply is not JSON: {text[:120]!r}"
+                elif status in (401, 403):
+                    self.refused = _refused(self.url, status)
+                    raise EvalError(self.refused)
                 else:
-                    reason = f"HTTP {response.status_code}: {response.text[:200]}"
-                    if response.status_code not in RETRY_STATUS:
+                    reason = f"HTTP {status}: {text}"
+                    if status not in RETRY_STATUS:
                         raise RequestFailed(reason)  # a bad request stays bad: not retried
-                    wait = _retry_after(response.headers.get("retry-after"))
+                    wait = _retry_after(headers.get("retry-after"))
             if attempt < self.max_attempts:
                 await asyncio.sleep(wait if wait is not None else self._backoff(attempt))
         raise RequestFailed(f"{reason} (gave up after {self.max_attempts} tries)")
+
+    async def _send(self, client: Any, path: str, payload: dict[str, Any]) -> tuple[int, Any, bytes]:
+        """One POST: status, headers and body. The body is read a chunk at a time and abandoned past
+        ``max_reply_bytes``, so a runaway server can't fill memory or the predictions file."""
+        async with client.stream("POST", self.url + path, json=payload) as response:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > self.max_reply_bytes:
+                    raise RequestFailed(f"reply longer than max_reply_bytes ({self.max_reply_bytes:,}): abandoned")
+            return response.status_code, response.headers, bytes(body)
 
     async def post(self, client: Any, path: str, payload: dict[str, Any], info: dict[str, Any]) -> Any:
         """POST with this client's retries and deadline (the eval judge's transport too, `thinkvl.eval.judging`)."""
@@ -365,6 +395,10 @@ class EndpointModel:
     def _backoff(self, attempt: int) -> float:
         """Exponential with full jitter, so many clients hit by one 429 don't come back in step."""
         return random.uniform(0, min(MAX_BACKOFF, self.backoff * 2 ** (attempt - 1)))
+
+
+def _refused(url: str, status: int) -> str:
+    return f"{url} refused the API key (HTTP {status}): check api_key_env; the run stopped, nothing more was sent"
 
 
 def _retry_after(value: str | None) -> float | None:

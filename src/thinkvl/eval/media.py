@@ -21,6 +21,8 @@ from typing import Any
 
 from PIL import Image
 
+from thinkvl.data.record import MediaPathError, media_path
+
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAGIC = ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"GIF8", ".gif"), (b"BM", ".bmp"), (b"RIFF", ".webp"))
 
@@ -89,8 +91,8 @@ class MediaStore:
     def reference(self, rel: str, *, item: str = "") -> str:
         """A file under ``source`` that a record should use; copied into ``root`` when the two differ."""
         path = self.source_file(rel, item=item)
-        if self.source is not None and self.root.resolve() == self.source.resolve():
-            return path.relative_to(self.source.resolve()).as_posix()
+        if self.source is not None and self.root.resolve() == (source := self.source.resolve()):
+            return path.relative_to(source).as_posix() if path.is_relative_to(source) else str(path)
         target = self.root / "files" / Path(rel).name
         target = target.with_name(f"{safe_name(Path(rel).parent)}__{target.name}") if Path(rel).parent.name else target
         if not target.exists() or target.stat().st_size != path.stat().st_size:
@@ -102,10 +104,10 @@ class MediaStore:
         """The absolute path of a file under ``source``; refuses paths that leave it and files that are absent."""
         if self.source is None:
             raise self.missing(f"refers to file {rel!r} but the benchmark has no data directory", item or rel)
-        base = self.source.resolve()
-        path = (base / rel).resolve()
-        if not path.is_relative_to(base):
-            raise self.missing(f"path {rel!r} leaves the data directory {base}", item or rel)
+        try:
+            path = media_path(self.source, rel)
+        except MediaPathError as err:
+            raise self.missing(str(err), item or rel) from None
         if not path.is_file():
             raise self.missing(f"file not found: {path}", item or rel)
         return path
@@ -253,5 +255,5 @@ def _duration(container: Any, stream: Any) -> float:
 
 def image_size(root: Path, rel: str) -> tuple[int, int]:
     """Width and height of a stored image, without decoding its pixels."""
-    with Image.open(root / rel) as img:
+    with Image.open(media_path(root, rel)) as img:
         return img.size

@@ -81,6 +81,9 @@ class EndpointConfig:
     temperature: float = option(0.0, "sampling temperature sent to the server (0: greedy, as the local path)")
     top_p: float = option(1.0, "top-p sent to the server")
     max_tokens: int | None = option(None, "token cap per response when the thinking budget is null (null: none)")
+    max_reply_bytes: int = option(
+        8_000_000, "bytes a reply may hold; a longer one is abandoned while it is read and the item fails"
+    )
     force_marker: Literal["think_close", "end_of_solution"] = option(
         "think_close", "what closes a cut thought: '</think><answer>' or '<|end_of_solution|>'"
     )
@@ -109,8 +112,8 @@ class EndpointConfig:
             raise ValueError(f"url must be an http(s) URL, got {self.url!r}")
         if not self.served_model:
             raise ValueError("served_model must name the model the server knows")
-        if self.concurrency < 1 or self.max_attempts < 1:
-            raise ValueError("concurrency and max_attempts must be >= 1")
+        if self.concurrency < 1 or self.max_attempts < 1 or self.max_reply_bytes < 1:
+            raise ValueError("concurrency, max_attempts and max_reply_bytes must be >= 1")
         if self.request_timeout <= 0:
             raise ValueError("request_timeout must be > 0 seconds")
         if self.temperature < 0 or not 0 < self.top_p <= 1:
@@ -159,8 +162,8 @@ class EvalConfig:
         if not self.thinking_budgets:
             raise ValueError("thinking_budgets must list at least one budget (null for no cap)")
         for b in self.thinking_budgets:
-            if b is not None and b < 0:
-                raise ValueError(f"a thinking budget is a non-negative integer or null, got {b!r}")
+            if b is not None and b < 1:  # as `thinkvl rl`: 0 would be sent as a 1-token cap, not "no thinking"
+                raise ValueError(f"thinking_budgets: each is an integer >= 1 or null (no cap), got {b!r}")
         if len(set(self.thinking_budgets)) != len(self.thinking_budgets):
             raise ValueError(f"thinking budget listed twice: {self.thinking_budgets}")
         if self.batch_size < 1:

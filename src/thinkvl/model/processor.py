@@ -15,7 +15,7 @@ from PIL import Image
 from transformers import BatchFeature, Glm4vImageProcessor, Glm4vProcessor, Glm4vVideoProcessor
 from transformers.video_utils import VideoMetadata
 
-from thinkvl.data.record import DEFAULT_MAX_IMAGE_PIXELS, open_image
+from thinkvl.data.record import DEFAULT_MAX_IMAGE_PIXELS, open_media
 from thinkvl.model.chat import content_parts, render_prompt
 from thinkvl.model.presets import ModelPreset, get_preset
 
@@ -76,11 +76,14 @@ def load_media(
     for message in messages:
         for part in content_parts(message["content"]):
             if part.get("type") == "image":
-                img = open_image(root / part["image"], max_pixels=max_pixels)
+                img = open_media(root, part["image"], max_pixels=max_pixels)
                 check_aspect_ratio(img, part["image"])
                 images.append(img)
             elif part.get("type") == "video":
-                frames = [open_image(root / f, max_pixels=max_pixels) for f in part["video"]]
+                fps = float(part.get("fps") or 0)
+                if not fps > 0:  # frame times are index / fps
+                    raise ValueError(f"a video needs fps > 0 (the rate its frames were sampled at), got {fps}")
+                frames = [open_media(root, f, max_pixels=max_pixels) for f in part["video"]]
                 if len({f.size for f in frames}) != 1:
                     raise ValueError(f"video frames differ in size: {sorted({f.size for f in frames})}")
                 check_aspect_ratio(frames[0], part["video"][0])
@@ -89,10 +92,10 @@ def load_media(
                 metadata.append(
                     VideoMetadata(
                         total_num_frames=len(frames),
-                        fps=float(part["fps"]),
+                        fps=fps,
                         width=w,
                         height=h,
-                        duration=len(frames) / float(part["fps"]),
+                        duration=len(frames) / fps,
                         frames_indices=list(range(len(frames))),
                     )
                 )

@@ -52,6 +52,8 @@ def make_reward(config: Any = None) -> Any:
 
 def _dataset(cfg: RLConfig) -> Dataset:
     dataset = load_records(cfg.data)
+    if not dataset.records:
+        raise ValueError(f"{cfg.data}: the records file is empty")
     if cfg.domains:
         dataset.records = [r for r in dataset.records if r.domain in cfg.domains]
     dataset.records = [r for r in dataset.records if r.domain != "caption"]

@@ -188,7 +188,9 @@ class PackStream:
         self.position = {"epoch": 0, "start": 0, "emitted": 0}
         self.stats = PackingStats()
         self.skipped = Skipped()
+        self.filtered = 0  # records outside `Encoder.domains` (counted to tell "no data" from "no wanted data")
         self.domains_seen: set[str] = set()
+        self._first = (0, 0)  # where this run started reading: records before it come round again next epoch
         self._loader: Any = None
 
     # -- data position ------------------------------------------------------------------------------------
@@ -207,13 +209,16 @@ class PackStream:
     # -- packs --------------------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[list[Sample]]:
         epoch, start, skip = self.position["epoch"], self.position["start"], self.position["emitted"]
+        self._first = (epoch, start)
         epoch_packs, full_epoch = 0, start == 0
         for flush in self._flushes(epoch, start):
             packs = self._pack(flush)
             epoch_packs += len(packs)
             if flush.last:
                 if full_epoch and not epoch_packs:
-                    why = self.skipped.describe() if self.skipped else "no record (check domains)"
+                    why = self.skipped.describe() if self.skipped else "it holds no records (empty)"
+                    if self.filtered and not self.skipped:
+                        why = f"none of its {self.filtered} record(s) is in the domains trained on (check domains)"
                     if self.stats.dropped and not self.skipped:
                         why = (
                             f"every sample is longer than pack_len {self.pack_len} and overflow is 'drop': raise "
@@ -305,11 +310,19 @@ class PackStream:
             if kind == "sample":
                 sample = item[1] if not self.num_workers else _own_memory(item[1])
                 flush.samples.append((sample, item[2]))
-            elif kind == "skip":
+            elif kind == "skip" and self._first_pass(ep, index):
                 self.skipped.add(item[1], item[2])
+            elif kind == "filtered":
+                self.filtered += 1
             if index == flush.start + self.buffer - 1:
                 yield flush
                 flush = Flush(ep, index + 1, False, False, [])
+
+    def _first_pass(self, epoch: int, index: int) -> bool:
+        """Whether this run meets record ``index`` for the first time: a bad record is counted once, not once per
+        epoch."""
+        first_epoch, first_start = self._first
+        return epoch == first_epoch or (epoch == first_epoch + 1 and index < first_start)
 
     def close(self) -> None:
         """Stop the DataLoader workers."""

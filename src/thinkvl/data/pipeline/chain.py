@@ -23,7 +23,7 @@ from thinkvl.data.pipeline.config import (
 )
 from thinkvl.data.pipeline.dedup import DedupIndex, DedupKeyer, DedupKeys
 from thinkvl.data.pipeline.stream import DatasetWriter, FilterReport, Line
-from thinkvl.data.record import DEFAULT_MAX_IMAGE_PIXELS, Record, RecordError
+from thinkvl.data.record import DEFAULT_MAX_IMAGE_PIXELS, MediaPathError, Record, RecordError, media_path
 
 READ = "read"  # the stage that drops lines that are not valid records
 WRITE = "write"  # the stage that drops records whose media can't be placed in the output
@@ -92,10 +92,11 @@ def parse_line(line_no: int, line: bytes | None, root: Path) -> tuple[Record | N
         return None, f"{code}: {short(str(err), 300)}", short(text)
     except RecursionError:
         return None, "bad_json: nested too deeply", short(text)
-    resolved_root = root.resolve()
     for where, rel in record.media():
-        if not (root / rel).resolve().is_relative_to(resolved_root):
-            return None, f"bad_media_path: {where} {short(rel, 100)!r} leaves the dataset directory", short(text)
+        try:
+            media_path(root, rel)
+        except MediaPathError as err:
+            return None, f"bad_media_path: {where} {short(str(err), 300)}", short(text)
     return record, None, None
 
 

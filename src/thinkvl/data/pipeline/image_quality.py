@@ -12,7 +12,7 @@ from PIL import Image
 
 from thinkvl.data.pipeline.base import Filter, Reason, Sample
 from thinkvl.data.pipeline.config import ImageQualityConfig
-from thinkvl.data.record import open_image
+from thinkvl.data.record import open_media
 
 THUMBNAIL_SIDE = 128
 
@@ -58,7 +58,7 @@ class ImageQualityFilter(Filter):
         images = [first]
         for rel in paths[1:]:
             try:
-                images.append(open_image(sample.root / rel, max_pixels=self.cfg.max_pixels))
+                images.append(open_media(sample.root, rel, max_pixels=self.cfg.max_pixels))
             except ValueError as err:
                 return f"corrupt: {err}"
         for img in images:

@@ -20,7 +20,7 @@ from thinkvl.data.loaders import RECORDS_FILE, raw_rows, resolve_source, to_reco
 from thinkvl.data.pipeline.base import short
 from thinkvl.data.pipeline.config import ConfigError, MediaMode, _check, _f
 from thinkvl.data.pipeline.stream import DatasetWriter
-from thinkvl.data.record import Record, RecordError, open_image
+from thinkvl.data.record import MediaPathError, Record, RecordError, open_media
 
 DEFAULT_PROMPT = (
     "Write one or two sentences that describe this image factually. An original caption, which may be noisy "
@@ -233,11 +233,10 @@ def _load_image(record: Record, root: Path) -> Any:
     media = [rel for _, rel in record.media()]
     if not media:
         return "no_image: the record references no image"
-    path = (root / media[0]).resolve()
-    if not path.is_relative_to(root.resolve()):
-        return "bad_media_path: the image path leaves the dataset directory"
     try:
-        return open_image(path)
+        return open_media(root, media[0])
+    except MediaPathError as err:
+        return f"bad_media_path: {err}"
     except ValueError as err:
         return f"corrupt: {err}"
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from thinkvl.data.record import Record, content_parts
+from thinkvl.data.record import Record, content_parts, media_path
 from thinkvl.eval.render import design2code, react
 from thinkvl.eval.render.browser import Browser, Rendering
 from thinkvl.model.tokens import THINK_CLOSE
@@ -215,7 +215,7 @@ class RenderScorer:
         image = _first_image(rec)
         if image is None:
             raise ValueError(f"{rec.id}: no design image to compare with")
-        with Image.open(self.root / image) as design:
+        with Image.open(media_path(self.root, image)) as design:
             a, b = pad_pair(page.image, design)
         emb = self.clip.image_token_means([a, b])
         similarity = float(torch_cosine(emb[0], emb[1]))
