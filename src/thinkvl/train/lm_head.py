@@ -7,7 +7,7 @@ most ``LOGIT_CHUNK_ELEMENTS`` logits, each recomputed in the backward pass when 
 Results and gradients equal the full-logits computation (tests/test_lm_head.py).
 
 Under FSDP the ViT is its own unit, so every rank must run it in every pass: a rank whose batch has no image runs
-it on one blank image whose output is added to the hidden states times zero (`idle_vision`).
+it on one blank image whose output is added to the text embeddings times zero (`idle_vision`).
 """
 
 from __future__ import annotations
@@ -52,11 +52,17 @@ def final_hidden_states(model: Any, inputs: dict[str, Any], **extra: Any) -> tor
     head a no-op."""
     inner = unwrap(model)
     device = inner.get_output_embeddings().weight.device
-    has_images = inputs.get("pixel_values") is not None or "mm_encoder_outputs" in extra
-    # Before the forward, where a rank with images runs the ViT, so the collectives come in the same order.
-    zero = idle_vision(model) if D.is_sharded(inner) and not has_images and torch.is_grad_enabled() else None
     captured: list[torch.Tensor] = []
-    handle = inner.model.language_model.norm.register_forward_hook(lambda _m, _i, out: captured.append(out))
+    hooks = [inner.model.language_model.norm.register_forward_hook(lambda _m, _i, out: captured.append(out))]
+    has_images = inputs.get("pixel_values") is not None or "mm_encoder_outputs" in extra
+    if D.is_sharded(inner) and not has_images and torch.is_grad_enabled():
+        # Where a rank with images runs the ViT (after the root's all-gather, before the decoder layers), so the
+        # collectives come in the same order; its zero joins the text embeddings as image features would.
+        def add_idle_vision(_module: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+            embeds = kwargs["inputs_embeds"]
+            return args, {**kwargs, "inputs_embeds": embeds + idle_vision(model).to(embeds.dtype)}
+
+        hooks.append(inner.model.language_model.register_forward_pre_hook(add_idle_vision, with_kwargs=True))
     try:
         model(
             input_ids=inputs["input_ids"],
@@ -69,8 +75,9 @@ def final_hidden_states(model: Any, inputs: dict[str, Any], **extra: Any) -> tor
             **extra,
         )
     finally:
-        handle.remove()
-    return captured[-1] if zero is None else captured[-1] + zero.to(captured[-1].dtype)
+        for hook in hooks:
+            hook.remove()
+    return captured[-1]
 
 
 def _head(
