@@ -2,14 +2,19 @@
 pure-Python dependencies; no network, no vLLM):
 
     PYTHONPATH=src python scripts/gpu_check.py                 # the GPU: small preset, bf16, a few dozen steps
-    PYTHONPATH=src python scripts/gpu_check.py --device cpu    # the same checks on the CPU (tiny preset, fast)
+    PYTHONPATH=src python scripts/gpu_check.py --device cpu    # the same checks on the CPU (tiny preset)
+    PYTHONPATH=src python scripts/gpu_check.py --tiny          # the dry run: CPU, tiny, every size cut down
 
 It runs (1) SFT of a freshly initialised preset on built-in synthetic tasks with bf16 mixed precision and
 activation checkpointing, (2) one RLCS iteration with the transformers engine from that model, (3) a forward of
-the SFT model on the CPU and on the device (fp32 and bf16). It prints tokens/s, an MFU estimate (6·N FLOPs per
-trained token against the GPU's dense bf16 peak), peak memory and PASS/FAIL lines, writes gpu_check.json, and
-exits 1 if any check fails. Simplifications: one process (the multi-process paths are tested with gloo on the
-CPU); the MFU counts model FLOPs only (no attention term, no recomputation).
+the SFT model on the CPU and on the device (fp32 and bf16), (4) the 32K stage in small: SFT steps on one
+32,768-token pack through the chunked LM head, the small preset with the 9B's 151,552-token vocabulary (the
+logits are what 32K packs make large), bf16, activation checkpointing, its peak memory printed against
+benchmarks/memory.py's estimate (on the CPU: a 2,048-token pack, vocabulary 8,192, fp32). It prints tokens/s,
+an MFU estimate (6·N FLOPs per trained token against the GPU's dense bf16 peak), peak memory and PASS/FAIL
+lines, writes gpu_check.json, and exits 1 if any check fails. Simplifications: one process (the multi-process
+paths are tested with gloo on the CPU); the MFU counts model FLOPs only (no attention term, no recomputation);
+the 9B model itself does not fit one GPU for training, so (4) checks the estimate on a model that does.
 """
 
 from __future__ import annotations
@@ -73,7 +78,7 @@ def check_sft(args: argparse.Namespace, data: Path, device: torch.device, checks
         save_every=args.steps,
         vocab_size=2048,
         device=str(device),
-        mixed_precision="bf16",
+        mixed_precision=args.mixed_precision,
         activation_checkpointing=True,
     )
     if device.type == "cuda":
@@ -183,13 +188,38 @@ def check_forward(model: Path, data: Path, device: torch.device, checks: Checks)
     return {"fp32_rel_err": err32, "bf16_rel_err": err16, "bf16_argmax_agree": agree}
 
 
+def check_long_pack(args: argparse.Namespace, data: Path, device: torch.device, checks: Checks) -> dict:
+    """SFT steps on one long pack through the chunked LM head: measured peak against memory.py's estimate."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from memory import GB, estimate, measure, step_peak
+
+    gpu = device.type == "cuda"
+    preset, pack_len, vocab = ("small", 32768, 151_552) if gpu else ("tiny", 2048, 8192)
+    t0 = time.perf_counter()
+    d, s, peak = measure(preset, data, pack_len, 1, gpu, True, chunked=True, vocab=vocab, device=str(device))
+    wall = time.perf_counter() - t0
+    est = step_peak(estimate(d, s))
+    # The estimate is an upper bound where measured (benchmarks/README.md); a quarter over it is a finding.
+    checks(
+        "long pack step",
+        0 < peak <= 1.25 * est,
+        f"{preset}, {s.tokens:,} tokens, vocabulary {vocab:,}, chunked LM head: step peak {peak / GB:.2f} GB, "
+        f"estimate {est / GB:.2f} GB (measured / estimate {peak / est:.2f}), {wall:.1f}s for 3 steps",
+    )
+    return {"preset": preset, "tokens": s.tokens, "vocab": vocab, "peak_gb": peak / GB, "estimate_gb": est / GB}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda", help="cuda (default), cuda:N, or cpu for the dry run")
     parser.add_argument("--out", type=Path, default=Path("runs/gpu_check"), help="work directory")
     parser.add_argument("--preset", help="model preset (default: small on a GPU, tiny on the CPU)")
     parser.add_argument("--steps", type=int, help="SFT steps (default: 40 on a GPU, 8 on the CPU)")
+    parser.add_argument("--tiny", action="store_true", help="the dry run on the CPU: tiny preset, 4 fp32 SFT steps")
     args = parser.parse_args(argv)
+    args.mixed_precision = "no" if args.tiny else "bf16"  # bf16 matmuls are slow on most CPUs
+    if args.tiny:
+        args.device, args.steps = "cpu", args.steps or 4
     from thinkvl.data.synth import write_dataset
     from thinkvl.model.device import resolve_device
 
@@ -213,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     model, report["sft"] = check_sft(args, data, device, checks)
     report["rl"] = check_rl(args, model, data, device, checks)
     report["forward"] = check_forward(model, data, device, checks)
+    report["long_pack"] = check_long_pack(args, data, device, checks)
     report["checks"] = checks.rows
     (args.out / "gpu_check.json").write_text(json.dumps(report, indent=2))
     print(f"{'all checks passed' if checks.ok else 'SOME CHECKS FAILED'} → {args.out / 'gpu_check.json'}")

@@ -112,13 +112,14 @@ def test_rank_chunks_give_every_rank_as_many_passes():
 def test_gpu_check_dry_run_passes_on_cpu(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "--device", "cpu", "--out", str(tmp_path)],
+        [sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "--tiny", "--out", str(tmp_path)],
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for check in ("sft loss falls", "rlcs iteration", "forward agrees"):
+    for check in ("sft loss falls", "rlcs iteration", "forward agrees", "long pack step"):
         assert f"PASS {check}" in proc.stdout
     assert "FAIL" not in proc.stdout
+    assert "chunked LM head: step peak" in proc.stdout and "estimate" in proc.stdout

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from thinkvl.data.loaders import write_parquet
+from thinkvl.data.loaders import resolve_source, write_parquet
 from thinkvl.data.record import Record
 from thinkvl.model import tokens as T
 from thinkvl.model.chat import IMAGE_PLACEHOLDER
@@ -16,7 +16,7 @@ from thinkvl.model.processor import encode
 from thinkvl.train.loss import token_loss_sum
 from thinkvl.train.packing import collate_packed, pack, truncate
 from thinkvl.train.samples import IGNORE, build_sample, skip_reason
-from thinkvl.train.stream import Encoder, PackStream, resolve_source
+from thinkvl.train.stream import Encoder, PackStream
 
 TEXTS = ["A harbour at dawn. ", "Boats come in with the tide. ", "The market opens at nine. ", "The end."]
 

@@ -16,6 +16,7 @@ from thinkvl.rl.config import RLConfig
 from thinkvl.rl.loss import policy_loss
 from thinkvl.rl.policy import policy_batch, rollout_sample, token_logprobs
 from thinkvl.rl.trainer import RLCSTrainer
+from thinkvl.train import lm_head
 from thinkvl.train.loss import forward_logits
 from thinkvl.train.packing import collate_padded
 
@@ -117,7 +118,7 @@ def test_policy_loss_gradients_packed_equal_one_by_one(setup, monkeypatch, share
     """Packed (and, with a small chunk budget, chunked and recomputed in backward) = one sequence at a time."""
     bundle, _, rollouts, suppressed = setup
     if chunk_elements:
-        monkeypatch.setattr(policy, "LOGIT_CHUNK_ELEMENTS", chunk_elements)
+        monkeypatch.setattr(lm_head, "LOGIT_CHUNK_ELEMENTS", chunk_elements)
     model = bundle.model
     adv = torch.linspace(-1.5, 1.5, len(rollouts))
     model.zero_grad()

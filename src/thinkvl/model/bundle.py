@@ -118,7 +118,8 @@ def load_bundle(
     """Load a model directory saved by `save_bundle`, or any local transformers VLM checkpoint.
 
     ``device`` None: LOCAL_RANK's GPU when CUDA is available, else the CPU. ``weights=False`` builds the model
-    from the directory's config alone (a sharded checkpoint, whose weights are loaded afterwards)."""
+    from the directory's config alone, its parameters on the meta device (a sharded checkpoint, whose weights are
+    loaded after wrapping, each rank its shard)."""
     directory = Path(directory)
     if not (directory / "config.json").is_file():
         raise FileNotFoundError(f"{directory} is not a model directory (no config.json)")
@@ -130,8 +131,13 @@ def load_bundle(
                 directory, dtype=dtype, attn_implementation=attn_implementation
             )
         else:
+            from accelerate import init_empty_weights
+
             config = AutoConfig.from_pretrained(directory)
-            model = AutoModelForImageTextToText.from_config(config, attn_implementation=attn_implementation)
+            # Parameters on the meta device, buffers (rotary frequencies) real: nothing the size of the model
+            # is allocated; `thinkvl.train.distributed.materialize` allocates this rank's part later.
+            with init_empty_weights():
+                model = AutoModelForImageTextToText.from_config(config, attn_implementation=attn_implementation)
             if (directory / "generation_config.json").is_file():
                 model.generation_config = GenerationConfig.from_pretrained(directory)
             if isinstance(dtype, torch.dtype):
@@ -139,7 +145,7 @@ def load_bundle(
     except SafetensorError as err:  # a copy cut short or overwritten: say so instead of a Rust traceback
         raise ValueError(f"{directory}: the weights are corrupt or truncated ({err})") from None
     ensure_attention_bias(model.config)
-    return Bundle(model=model.to(where), processor=processor)
+    return Bundle(model=model.to(where) if weights else model, processor=processor)
 
 
 def ensure_attention_bias(config: Any) -> bool:

@@ -9,8 +9,8 @@ text positions with no mask and no cache. Either way the results equal each sequ
 
 Log-probs are taken only where they are used. The model's final hidden states are read at the positions that
 predict a sampled response token (prompt tokens, padding and tokens appended by forced answering are skipped),
-and the LM head and log-softmax run on those, in chunks of at most ``LOGIT_CHUNK_ELEMENTS`` logits, recomputed in
-the backward pass when there is more than one chunk: memory for logits no longer grows with vocabulary × length.
+and the LM head and log-softmax run on those in chunks (`thinkvl.train.lm_head`, shared with the supervised loss):
+memory for logits no longer grows with vocabulary × length.
 """
 
 from __future__ import annotations
@@ -19,18 +19,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-import torch.utils.checkpoint
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from thinkvl.model.generate import Rollout
+from thinkvl.train import lm_head
+from thinkvl.train.lm_head import chunked_logprobs, unwrap
 from thinkvl.train.samples import IGNORE, Sample
 
 # Longest packed row when units are shorter. Attention with a mask (SDPA, CPU) costs O(row²): rows of one or a
 # few units beat one long row (benchmarks/README.md).
 PACK_TOKENS = 512
-# At most this many float32 logits at a time (64 MiB): 16,384 tokens of the tiny model's vocabulary, ~440 of a
-# 151k one.
-LOGIT_CHUNK_ELEMENTS = 2**24
 # Response tokens whose entropy is measured when entropy is only a metric (entropy_coef 0).
 ENTROPY_SAMPLE = 256
 
@@ -188,84 +186,20 @@ def _shared_prompt_mask(segment: torch.Tensor, branch: torch.Tensor) -> torch.Te
 
 def shares_prompts(model: Any) -> bool:
     """Whether `policy_batch` should share prompts (a custom mask) for this model: not with flash attention."""
-    return "flash" not in str(getattr(_unwrap(model).config, "_attn_implementation", ""))
-
-
-def _unwrap(model: Any) -> Any:
-    """The transformers model inside a DDP/FSDP-style wrapper (which keeps it as ``.module``)."""
-    return getattr(model, "module", model)
+    return "flash" not in str(getattr(unwrap(model).config, "_attn_implementation", ""))
 
 
 def final_hidden_states(model: Any, batch: PolicyBatch) -> torch.Tensor:
-    """[rows, length, hidden]: the language model's output after its final norm, with no logits computed.
-
-    The model's own forward runs (so wrappers around it see the call); a hook on the final norm reads its
-    output and ``logits_to_keep`` of no position makes the LM head a no-op."""
-    inner = _unwrap(model)
+    """[rows, length, hidden] after the final norm, no logits; each distinct image goes through the ViT once."""
+    inner = unwrap(model)
     device = inner.get_output_embeddings().weight.device
     inputs = {k: v.to(device) if v is not None else None for k, v in batch.inputs.items()}
-    captured: list[torch.Tensor] = []
-    handle = inner.model.language_model.norm.register_forward_hook(lambda _m, _i, out: captured.append(out))
     extra: dict[str, Any] = {}
     if batch.visual is not None:
         pixels, grids, order = batch.visual
         features = inner.get_image_features(pixels.to(device), grids.to(device), return_dict=True).pooler_output
         extra["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=[features[i] for i in order])}
-    try:
-        model(
-            input_ids=inputs["input_ids"],
-            position_ids=inputs["position_ids"],
-            attention_mask=inputs["attention_mask"],
-            use_cache=False,
-            logits_to_keep=torch.zeros(0, dtype=torch.long, device=device),
-            **extra,
-        )
-    finally:
-        handle.remove()
-    return captured[-1]
-
-
-def _head(
-    hidden: torch.Tensor,
-    targets: torch.Tensor,
-    head: Any,
-    temperature: float,
-    suppressed: torch.Tensor | None,
-    entropy: bool,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """[n] log-probs of ``targets`` (and [n] entropies, or an empty tensor) from [n, hidden] states."""
-    logits = head(hidden).float()
-    if temperature != 1.0:
-        logits = logits / temperature
-    if suppressed is not None:
-        logits = logits.index_fill(-1, suppressed, float("-inf"))
-    logz = torch.logsumexp(logits, dim=-1)
-    logp = logits.gather(-1, targets[:, None])[:, 0] - logz
-    if not entropy:
-        return logp, logp.new_zeros(0)
-    p = torch.exp(logits - logz[:, None])
-    # H = logZ − Σ p·logit; suppressed tokens have p = 0 and logit −inf, and contribute nothing.
-    return logp, logz - (p * torch.where(p > 0, logits, torch.zeros_like(logits))).sum(-1)
-
-
-def _chunked_head(
-    hidden: torch.Tensor, targets: torch.Tensor, head: Any, temperature: float, suppressed: Any, entropy: bool
-) -> tuple[torch.Tensor, torch.Tensor]:
-    vocab = head.weight.shape[0]
-    size = max(1, LOGIT_CHUNK_ELEMENTS // vocab)
-    if len(hidden) <= size:
-        return _head(hidden, targets, head, temperature, suppressed, entropy)
-    parts = []
-    for h, t in zip(hidden.split(size), targets.split(size)):
-        if torch.is_grad_enabled() and h.requires_grad:  # keep no [chunk, vocab] tensor alive for backward
-            parts.append(
-                torch.utils.checkpoint.checkpoint(
-                    _head, h, t, head, temperature, suppressed, entropy, use_reentrant=False
-                )
-            )
-        else:
-            parts.append(_head(h, t, head, temperature, suppressed, entropy))
-    return torch.cat([a for a, _ in parts]), torch.cat([b for _, b in parts])
+    return lm_head.final_hidden_states(model, inputs, **extra)
 
 
 def token_logprobs(
@@ -284,9 +218,10 @@ def token_logprobs(
     device = hidden.device
     states = hidden.reshape(-1, hidden.shape[-1])[batch.predict_at.to(device)]  # [N, hidden]
     targets, mask = batch.targets.to(device), batch.mask.to(device)
-    head = _unwrap(model).get_output_embeddings()
+    head = unwrap(model).get_output_embeddings()
     banned = torch.tensor(sorted(set(suppressed)), device=device) if suppressed else None
-    logp, ent = _chunked_head(states, targets, head, temperature, banned, entropy == "all")
+    kw = {"temperature": temperature, "suppressed": banned}
+    logp, ent = chunked_logprobs(states, targets, head, entropy=entropy == "all", **kw)
     out = torch.zeros(mask.shape, dtype=logp.dtype, device=device).masked_scatter(mask, logp)
     if entropy == "none":
         return out, None
@@ -294,5 +229,5 @@ def token_logprobs(
         with torch.no_grad():
             stride = -(-len(states) // ENTROPY_SAMPLE)
             ent = torch.full((len(states),), float("nan"), device=device)
-            _, ent[::stride] = _chunked_head(states[::stride], targets[::stride], head, temperature, banned, True)
+            _, ent[::stride] = chunked_logprobs(states[::stride], targets[::stride], head, entropy=True, **kw)
     return out, torch.zeros(mask.shape, dtype=ent.dtype, device=device).masked_scatter(mask, ent)

@@ -74,6 +74,9 @@ class RLCSTrainer:
         if cfg.kl_coef > 0:  # ablation only: RLCS uses no KL term; copied before the policy is sharded
             import copy
 
+            if any(p.device.type == "meta" for p in bundle.model.parameters()):
+                raise ValueError("kl_coef > 0 can't resume from a sharded checkpoint: it holds no reference weights")
+
             self.ref_model = copy.deepcopy(bundle.model).eval().requires_grad_(False)
         # DDP or FSDP2 reduce the gradients; the session also resumes, saves and exports (thinkvl.rl.run).
         self.session = start_session(

@@ -102,11 +102,27 @@ def enable_activation_checkpointing(model: Any) -> None:
     model.config.use_cache = False
 
 
+def materialize(model: Any, device: torch.device) -> None:
+    """Allocate the parameters of a model built on the meta device (uninitialised: a checkpoint's weights are
+    loaded next), keeping its buffers, which no checkpoint holds; a no-op for a model that has its weights.
+
+    After FSDP2's `fully_shard` only this rank's shards exist, so no rank ever holds the full model."""
+    if not any(p.device.type == "meta" for p in model.parameters()):
+        return
+    buffers = {name: b.clone() for name, b in model.named_buffers()}
+    model.to_empty(device=device)
+    with torch.no_grad():
+        for name, b in model.named_buffers():
+            b.copy_(buffers[name])
+
+
 def wrap_model(model: Any, info: DistInfo, *, fsdp: bool, mixed_precision: MixedPrecision = "no") -> Any:
     """The module to train: the model itself (one process), DDP, or FSDP2 with the mixed-precision policy.
 
-    The model must already be on ``info.device``. FSDP2 shards in place: the returned object is ``model``."""
+    The model must already be on ``info.device``, or on the meta device (`materialize`: allocated after sharding).
+    FSDP2 shards in place: the returned object is ``model``."""
     if info.world == 1:
+        materialize(model, info.device)
         return model
     if fsdp:
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
@@ -117,7 +133,14 @@ def wrap_model(model: Any, info: DistInfo, *, fsdp: bool, mixed_precision: Mixed
             policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
         for unit in shard_units(model):
             fully_shard(unit, mp_policy=policy)
-        return fully_shard(model, mp_policy=policy)
+        sharded = fully_shard(model, mp_policy=policy)
+        # Image features are part of the model's output, so a rank with images runs the root's pre-backward
+        # (when their gradient arrives) and a rank without never does. By default it would prefetch the last
+        # decoder layer again, a collective on one rank only; the ViT, prefetched already, makes it a no-op.
+        sharded.set_modules_to_backward_prefetch([model.model.visual])
+        materialize(sharded, info.device)
+        return sharded
+    materialize(model, info.device)
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [info.device.index] if info.device.type == "cuda" else None

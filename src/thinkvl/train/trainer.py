@@ -58,7 +58,8 @@ def dataset_corpus(records: Iterable[Record]) -> Iterator[str]:
 def prepare_bundle(
     cfg: StageConfig, records: Iterable[Record], checkpoint: Path | None, device: torch.device
 ) -> Bundle:
-    """The model to train, on ``device`` in ``cfg.dtype``; a sharded checkpoint's weights are loaded later."""
+    """The model to train, on ``device`` in ``cfg.dtype``; from a sharded checkpoint, on the meta device (each rank
+    allocates and loads only its shard, in `start_session` and `Session.resume`)."""
     dtype = torch.bfloat16 if cfg.dtype == "bfloat16" else torch.float32
     if checkpoint is not None or Path(cfg.model).is_dir():
         kw = {"dtype": dtype, "device": device, "attn_implementation": cfg.attn_implementation}
