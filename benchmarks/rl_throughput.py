@@ -40,7 +40,6 @@ What can't be made equal, stated honestly:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -50,11 +49,11 @@ from typing import Any
 
 import torch
 from common import add_threads_argument
+from trl_grpo import trl_rows
 
 from thinkvl.data.loaders import load_records
 from thinkvl.data.synth.writer import write_dataset
 from thinkvl.model import create_bundle, load_bundle, save_bundle
-from thinkvl.model.chat import content_parts
 from thinkvl.model.generate import Rollout, TransformersEngine, modality
 from thinkvl.reward.adapters import default_system, make_trl_reward
 from thinkvl.rl.config import RLConfig
@@ -124,37 +123,6 @@ class CountingEngine(TransformersEngine):
             return super()._force_answers(records, root, prompts, to_force, params, results)
         for r, ids, lps in to_force:
             results[r].append(Rollout(records[r].id, "", ids, lps, [1] * len(ids), truncated=True))
-
-
-def trl_rows(records: list[Any], root: Path) -> list[dict[str, Any]]:
-    """TRL's conversational multimodal format: image placeholders in the prompt, the pixels in ``images``."""
-    from PIL import Image
-
-    rows = []
-    for rec in records:
-        prompt, images = [], []
-        for message in rec.messages:
-            parts = []
-            for part in content_parts(message["content"]):
-                if part.get("type") == "image":
-                    with Image.open(root / part["image"]) as im:
-                        images.append(im.convert("RGB"))
-                    parts.append({"type": "image"})
-                else:
-                    parts.append({"type": "text", "text": part["text"]})
-            prompt.append({"role": message["role"], "content": parts})
-        answer = rec.answer if isinstance(rec.answer, str) else json.dumps(rec.answer)
-        rows.append(
-            {
-                "id": rec.id,
-                "prompt": prompt,
-                "images": images,
-                "domain": rec.domain,
-                "answer": answer,
-                "meta": json.dumps(rec.meta),
-            }
-        )
-    return rows
 
 
 def make_trl_reward_fn(tokenizer: Any, log: list[tuple[int, float]]) -> Any:

@@ -52,7 +52,7 @@ def trl_rows(records: list[Any], root: Path) -> list[dict[str, Any]]:
                     raise ValueError(f"record {rec.id}: TRL's GRPOTrainer takes no {part.get('type')!r} input")
             prompt.append({"role": message["role"], "content": parts})
         answer = rec.answer if isinstance(rec.answer, str) else json.dumps(rec.answer)
-        rows.append({"prompt": prompt, "images": images, "domain": rec.domain, "answer": answer,
+        rows.append({"id": rec.id, "prompt": prompt, "images": images, "domain": rec.domain, "answer": answer,
                      "meta": json.dumps(rec.meta)})  # fmt: skip
     return rows
 
