@@ -37,8 +37,8 @@ from thinkvl.model import load_bundle
 from thinkvl.model.generate import TransformersEngine
 from thinkvl.reward import RewardSystem
 from thinkvl.rl.config import RLConfig
-from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS
-from thinkvl.rl.trainer import RLCSTrainer, load_grades
+from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS, read_grades
+from thinkvl.rl.trainer import RLCSTrainer
 
 SHOWN = {
     "rewards/mean": "reward",
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> None:
     heldout = subset(load_records(args.heldout), args.domains, args.heldout_levels, args.heldout_per_domain)
     reward = RewardSystem()
     bundle = load_bundle(args.model)
-    grades = load_grades(args.grades) if args.grades else None
+    grades = read_grades(args.grades) if args.grades else None
     trainer = RLCSTrainer(cfg, bundle, pool, reward, TransformersEngine(bundle, cfg.rollout_batch_size), grades=grades)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

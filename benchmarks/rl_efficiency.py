@@ -46,9 +46,9 @@ from thinkvl.model import load_bundle
 from thinkvl.model.generate import TransformersEngine, make_generate, modality
 from thinkvl.reward import RewardSystem
 from thinkvl.rl.config import RLConfig, sampling_params
-from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS
+from thinkvl.rl.curriculum import UNIFORM_TIER_WEIGHTS, read_grades
 from thinkvl.rl.run import sample_verdicts
-from thinkvl.rl.trainer import RLCSTrainer, load_grades
+from thinkvl.rl.trainer import RLCSTrainer
 
 VARIANTS = ("grpo", "rlcs", "grpo_image", "trl")
 HEALTH = ("rewards/mean", "actor/approx_kl", "actor/clip_frac", "actor/entropy", "actor/weight_change")
@@ -107,7 +107,7 @@ def run_ours(variant: str, seed: int, args, pool: Dataset, heldout: Dataset, rew
     torch.manual_seed(seed)
     cfg = variant_config(variant, args, seed)
     bundle = load_bundle(args.model)
-    grades = load_grades(args.grades) if variant == "rlcs" and args.grades else None
+    grades = read_grades(args.grades) if variant == "rlcs" and args.grades else None
     engine = TransformersEngine(bundle, batch_size=cfg.rollout_batch_size)
     trainer = RLCSTrainer(cfg, bundle, pool, reward, engine, grades=grades)
     curve, metrics = [], []
