@@ -465,8 +465,8 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
         help="the whole recipe on a tiny model and built-in data, on a CPU in minutes",
-        description="synth → pre-train → long-context → SFT → grade → RLCS → eval → report on a tiny glm4v "
-        "(about 25 min on 2 CPU cores); re-running resumes.",
+        description="synth → pre-train → long-context → SFT → grade → RLCS → eval → report on a tiny glm4v; "
+        "re-running resumes.",
     )
     p.add_argument("--config", help="YAML with fields of DemoConfig; the flags below override it")
     add_config_flags(p, DemoConfig)
