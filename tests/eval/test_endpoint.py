@@ -59,9 +59,7 @@ def test_request_carries_every_image_and_frame_in_record_order(tmp_path, kit, mo
     record = _record("shape-1", parts)
     monkeypatch.setenv("MY_KEY", "sk-test")
     with StubServer(lambda path, body: chat_reply(ANSWER)) as server:
-        config = EndpointConfig(
-            server.url, "glm", api_key_env="MY_KEY", temperature=0.6, top_p=0.9, video_via="frames"
-        )
+        config = EndpointConfig(server.url, "glm", api_key_env="MY_KEY", temperature=0.6, top_p=0.9, video_via="frames")
         texts = EndpointModel(config)([record], tmp_path, None)
     assert texts == [ANSWER]
     (seen,) = server.requests

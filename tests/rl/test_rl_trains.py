@@ -44,8 +44,9 @@ def data(tmp_path_factory):
 def _trainer(data, **over) -> RLCSTrainer:
     torch.manual_seed(0)
     bundle = create_bundle("tiny", seed=0, vocab_size=512)
+    over = {"iterations": 8, **over}
     cfg = RLConfig(
-        model="unused", data="unused", iterations=8, prompts_per_iteration=4, group_size=4, thinking_budget=8,
+        model="unused", data="unused", prompts_per_iteration=4, group_size=4, thinking_budget=8,
         answer_budget=4, mini_batch_size=8, micro_batch_size=8, temperature=1.0, rollout_batch_size=16,
         dynamic_sampling=False, **over,
     )  # fmt: skip
@@ -73,3 +74,14 @@ def test_the_demo_rl_settings_move_the_policy_within_its_warm_up(data):
     rows = [trainer.step() for _ in range(-(-demo.warmup_steps // steps_per_iteration))]
     assert rows[-1]["actor/lr"] == pytest.approx(demo.lr)
     assert rows[-1]["actor/weight_change"] > 5e-4, [m["actor/weight_change"] for m in rows]
+
+
+@pytest.mark.slow
+def test_the_learning_rate_decays_to_its_floor_over_the_planned_updates(data):
+    """min_lr_ratio < 1: after warm-up a cosine takes the rate to lr × min_lr_ratio by the last planned update."""
+    trainer = _trainer(data, lr=1e-3, warmup_steps=2, min_lr_ratio=0.1, iterations=3)
+    assert trainer.cfg.planned_updates == 6  # 3 iterations × 16 responses / mini-batches of 8
+    lrs = [trainer.step()["actor/lr"] for _ in range(3)]  # the rate of the next update, after 2, 4 and 6 updates
+    assert lrs == pytest.approx([1e-3, 5.5e-4, 1e-4]), lrs
+    constant = _trainer(data, lr=1e-3, warmup_steps=2, iterations=3)
+    assert [constant.step()["actor/lr"] for _ in range(3)] == pytest.approx([1e-3] * 3)

@@ -186,6 +186,11 @@ class RLConfig(DeviceOptions, CurriculumOptions, ExpansionOptions):
         "full lr whatever its gradient's size (its moment estimates are still one sample); without warm-up those steps "
         "are large and mostly noise in RL.",
     )
+    min_lr_ratio: float = _field(
+        1.0,
+        "After warm-up, a cosine from lr down to lr × this over the run's planned updates (`planned_updates`); 1.0 "
+        "keeps the rate constant. A short run that ends at its full rate ends on a noisy iterate.",
+    )
     seed: int = _field(0, "Seed for prompt sampling and rollouts.")
 
     def __post_init__(self) -> None:
@@ -212,6 +217,7 @@ class RLConfig(DeviceOptions, CurriculumOptions, ExpansionOptions):
             _check_num(self, "tis_cap", lo=0, lo_open=True)
         _check_num(self, "difficulty_label_weight", lo=0, hi=1)
         _check_num(self, "lr", lo=0, lo_open=True)
+        _check_num(self, "min_lr_ratio", lo=0, hi=1)
         _check_num(self, "weight_decay", lo=0)
         _check_num(self, "max_grad_norm", lo=0, lo_open=True)
         lo, hi = self.difficulty_label_range
@@ -224,6 +230,13 @@ class RLConfig(DeviceOptions, CurriculumOptions, ExpansionOptions):
             raise ValueError(
                 f"RLConfig.micro_batch_size: {self.micro_batch_size} must divide mini_batch_size {self.mini_batch_size}"
             )
+
+    @property
+    def planned_updates(self) -> int:
+        """Optimizer steps of the whole run when every iteration trains on ``prompts_per_iteration`` full groups
+        (dynamic sampling's aim; a shortfall makes an iteration's steps fewer and the schedule ends later)."""
+        per_iteration = -(-self.prompts_per_iteration * self.group_size // self.mini_batch_size)
+        return self.iterations * self.ppo_epochs * per_iteration
 
     @property
     def force_answer_text(self) -> str:

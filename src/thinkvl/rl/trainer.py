@@ -40,7 +40,7 @@ from thinkvl.rl.policy import PromptEncoding, policy_batch, shares_prompts, toke
 from thinkvl.train import distributed as D
 from thinkvl.train.distributed import DistInfo
 from thinkvl.train.drift import WeightDrift
-from thinkvl.train.session import start_session
+from thinkvl.train.session import start_session, warmup_cosine
 
 
 @dataclass
@@ -79,9 +79,8 @@ class RLCSTrainer:
 
             self.ref_model = copy.deepcopy(bundle.model).eval().requires_grad_(False)
         # DDP or FSDP2 reduce the gradients; the session also resumes, saves and exports (thinkvl.rl.run).
-        self.session = start_session(
-            bundle, self.info, cfg, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
-        )
+        schedule = warmup_cosine(cfg.warmup_steps, cfg.planned_updates, cfg.min_lr_ratio)
+        self.session = start_session(bundle, self.info, cfg, schedule)
         self.model, self.optimizer, self.scheduler = self.session.model, self.session.optimizer, self.session.scheduler
         # Distance from the starting weights, logged each iteration: a run that does not move the policy shows.
         self.drift = WeightDrift(self.model.parameters())

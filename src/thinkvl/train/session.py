@@ -6,6 +6,7 @@ scatters the optimizer state back into the shards (``set_optimizer_state_dict``;
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,19 @@ class Session:
             weights = get_model_state_dict(self.model, options=full)
         if self.info.is_main:
             save_bundle(self.bundle, directory, state_dict=weights)
+
+
+def warmup_cosine(warmup_steps: int, total_steps: int, min_ratio: float) -> Callable[[int], float]:
+    """The learning-rate factor of both trainers: linear warm-up over ``warmup_steps``, then a cosine from 1 to
+    ``min_ratio`` at ``total_steps`` (constant after it; ``min_ratio`` 1.0 keeps the rate constant)."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
 
 
 def start_session(

@@ -8,7 +8,6 @@ an uninterrupted run would have seen; with the model, optimizer, scheduler and R
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -30,7 +29,7 @@ from thinkvl.train.config import StageConfig
 from thinkvl.train.loss import token_loss_sum
 from thinkvl.train.packing import PackingStats, collate_packed
 from thinkvl.train.samples import Sample, Skipped
-from thinkvl.train.session import load_for_training, start_session
+from thinkvl.train.session import load_for_training, start_session, warmup_cosine
 from thinkvl.train.stream import Encoder, PackStream, oversample
 
 __all__ = ["StageResult", "oversample", "run_stage"]
@@ -138,16 +137,6 @@ def data_stats(streams: list[PackStream]) -> tuple[PackingStats, Skipped]:
     return total, skipped
 
 
-def lr_lambda(cfg: StageConfig):
-    def factor(step: int) -> float:
-        if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
-        progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
-
-
 def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
     """Train one supervised stage to ``cfg.steps``, resuming from the newest checkpoint in ``cfg.out``."""
     info = D.init_distributed(cfg.device)
@@ -163,7 +152,8 @@ def run_stage(cfg: StageConfig, *, show_progress: bool = True) -> StageResult:
     bundle = prepare_bundle(cfg, corpus, checkpoint, info.device)
     freeze(bundle.model, cfg)
     streams = make_streams(cfg, source, bundle, info)
-    session = start_session(bundle, info, cfg, lr_lambda(cfg), betas=(0.9, 0.95))
+    schedule = warmup_cosine(cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio)
+    session = start_session(bundle, info, cfg, schedule, betas=(0.9, 0.95))
     model, params, optimizer, scheduler = session.model, session.params, session.optimizer, session.scheduler
     model.train()
     start = 0
