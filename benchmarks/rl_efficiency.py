@@ -42,7 +42,7 @@ from thinkvl.data.loaders import Dataset, load_records
 from thinkvl.data.synth.splits import split_stats
 from thinkvl.demo import demo_config_path
 from thinkvl.eval.stats import binomial_se, mcnemar, paired_bootstrap
-from thinkvl.model import load_bundle
+from thinkvl.model import load_bundle, save_bundle
 from thinkvl.model.generate import TransformersEngine, make_generate, modality
 from thinkvl.reward import RewardSystem
 from thinkvl.rl.config import RLConfig, sampling_params
@@ -125,6 +125,8 @@ def run_ours(variant: str, seed: int, args, pool: Dataset, heldout: Dataset, rew
                 curve.append((trainer.rollouts_used, table(heldout.records, greedy)["all"]))
                 print(f"  {variant} seed {seed}: {curve[-1][0]} rollouts, greedy {curve[-1][1]:.3f}", flush=True)
                 next_eval += args.eval_every
+    # The final policy stays next to its logs (~20 MB here), so it can be evaluated again on other held-out items.
+    save_bundle(bundle, log_dir / "model")
     final = evaluate(bundle, heldout, reward, cfg, args.sample_k, seed)
     curve.append((trainer.rollouts_used, table(heldout.records, final["greedy"])["all"]))
     return {"curve": curve, "metrics": metrics, "final": final, "config": cfg.to_dict()}
