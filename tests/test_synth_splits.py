@@ -29,7 +29,8 @@ def test_demo_sized_splits_share_no_item_with_training_and_repeat_none():
     keys = {}
     for split in demo_splits(cfg):
         assert set(split["exclude"]) <= set(keys)  # what a split excludes is written before it
-        keys[split["name"]] = _keys_by_domain(plan(cfg.domains, split["n"], cfg.levels), split["seed"], taken)
+        levels = split.get("levels", cfg.levels)
+        keys[split["name"]] = _keys_by_domain(plan(cfg.domains, split["n"], levels), split["seed"], taken)
     train = {k for ks in keys["train"].values() for k in ks}
     for name in ("heldout", "rl"):
         for domain in cfg.domains:
@@ -40,6 +41,14 @@ def test_demo_sized_splits_share_no_item_with_training_and_repeat_none():
     assert not {k for ks in keys["rl"].values() for k in ks} & {k for ks in keys["heldout"].values() for k in ks}
     for domain in cfg.domains:
         assert len(set(keys["train"][domain])) == cfg.n_train
+
+
+def test_the_rl_pool_takes_the_trained_levels_unless_given_its_own():
+    def rl_levels(cfg: DemoConfig) -> object:
+        return next(s for s in demo_splits(cfg) if s["name"] == "rl")["levels"]
+
+    assert rl_levels(DemoConfig(levels=(0, 1))) == (0, 1)
+    assert rl_levels(DemoConfig(levels=(0,), rl_levels=(0, 1, 2))) == (0, 1, 2)
 
 
 def test_two_seeds_at_the_demo_level_rarely_draw_the_same_item():

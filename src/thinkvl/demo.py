@@ -45,12 +45,12 @@ class DemoConfig:
     n_train: int = field(default=2000, metadata={"help": "training records per domain"})
     n_eval: int = field(default=80, metadata={"help": "held-out records per domain"})
     n_rl: int = field(default=120, metadata={"help": "RL prompts per domain (graded offline, then RLCS)"})
-    rl_levels: tuple[int, ...] = field(
-        default=(0,),
+    rl_levels: tuple[int, ...] | None = field(
+        default=None,
         metadata={
-            "help": "difficulty levels of the RL pool. The trained level already holds too-easy, learnable and "
-            "too-hard prompts for this SFT model (by domain); levels it never saw in SFT cost the short demo its "
-            "gain (docs/results.md)"
+            "help": "difficulty levels of the RL pool (default: the trained levels, which already hold too-easy, "
+            "learnable and too-hard prompts for this SFT model, by domain; levels it never saw in SFT cost the "
+            "short demo its gain: docs/results.md)"
         },
     )
     seed: int = field(default=0, metadata={"help": "seed of the training data and the model"})
@@ -264,7 +264,7 @@ def demo_splits(cfg: DemoConfig) -> list[dict[str, Any]]:
                 "name": "rl",
                 "dir": data / "rl",
                 "n": cfg.n_rl,
-                "levels": cfg.rl_levels,
+                "levels": cfg.rl_levels or cfg.levels,
                 "seed": cfg.seed + RL_SEED_OFFSET,
                 "exclude": ["train", "heldout"],
             }
