@@ -263,6 +263,48 @@ def test_offline_grade_samples_at_the_given_temperature_and_writes_tiers(tmp_pat
         rl_run.grade(RLConfig(model="unused", data=str(data), grades=str(tmp_path / "g.jsonl")), show_progress=False)
 
 
+def test_offline_grade_is_seeded_by_the_config_not_by_the_callers_random_state(tmp_path, monkeypatch):
+    """A resumed pipeline skips the stages before grading, so the process's random state differs: the grades must
+    not (they depend on sampling, here a coin per response drawn from torch's generator)."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from thinkvl.data.synth import write_dataset
+    from thinkvl.model.chat import format_response
+    from thinkvl.rl import run as rl_run
+
+    data = tmp_path / "data"
+    write_dataset(data, ["counting"], n=24, seed=0, levels=[0])
+
+    class CoinEngine:
+        def __init__(self, bundle, batch_size):
+            pass
+
+        def generate(self, batch, root, params):
+            coins = torch.rand(len(batch) * params.n).tolist()
+            return [
+                SimpleNamespace(text=format_response("I count.", "It is", str(rec.answer) if c < 0.5 else "99"))
+                for rec, c in zip((r for r in batch for _ in range(params.n)), coins, strict=True)
+            ]
+
+    monkeypatch.setattr(
+        rl_run, "load_bundle", lambda model, **_: SimpleNamespace(model=SimpleNamespace(eval=lambda: None))
+    )
+    monkeypatch.setattr(rl_run, "TransformersEngine", CoinEngine)
+
+    def graded(seed: int, state: int) -> dict[str, float]:
+        torch.manual_seed(state)  # what ran before grading
+        cfg = RLConfig(
+            model="unused", data=str(data), grades=str(tmp_path / f"g{seed}_{state}.jsonl"), grade_k=4, seed=seed,
+            difficulty_label_range=(0, 2),
+        )  # fmt: skip
+        return {rid: g.pass_rate for rid, g in rl_run.grade(cfg, show_progress=False).items()}
+
+    assert graded(seed=0, state=1) == graded(seed=0, state=2)
+    assert graded(seed=0, state=1) != graded(seed=1, state=1)
+
+
 @pytest.mark.parametrize(
     ("line", "why"),
     [

@@ -144,6 +144,8 @@ def grade(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> d
     bundle = load_bundle(cfg.model, device=cfg.device, attn_implementation=cfg.attn_implementation)
     reward = reward if reward is not None else make_reward()
     params = sampling_params(cfg, n=cfg.grade_k)
+    # Seeded here, not by the caller: a resumed pipeline that skips earlier stages must grade the same way.
+    torch.manual_seed(cfg.seed)
     verdicts = sample_verdicts(
         bundle, dataset.records, dataset.root, reward, params, cfg.rollout_batch_size, show_progress
     )
