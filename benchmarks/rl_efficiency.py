@@ -66,9 +66,10 @@ def evaluate(bundle: Any, heldout: Dataset, reward: Any, cfg: RLConfig, k: int, 
         "texts": {r.id: t for r, t in zip(heldout.records, texts)},
     }
     if k:
-        torch.manual_seed(seed)
         params = sampling_params(cfg, n=k)
-        sampled = sample_verdicts(bundle, heldout.records, heldout.root, reward, params, 64, show_progress=False)
+        sampled = sample_verdicts(
+            bundle, heldout.records, heldout.root, reward, params, 64, show_progress=False, seed=seed
+        )
         out["sampled"] = {rid: sum(v.correct for v in vs) / len(vs) for rid, vs in sampled.items()}
     return out
 

@@ -169,7 +169,6 @@ def evaluate_sampled(
     Greedy accuracy cannot move on a domain already at 100%, nor show a shift of probability towards right answers
     that is not yet the argmax; this measures both. The table goes to ``out/summary.json`` (an existing one is
     reused)."""
-    import torch
 
     from thinkvl.data.loaders import atomic_write_text, load_records
     from thinkvl.model import load_bundle
@@ -180,7 +179,6 @@ def evaluate_sampled(
     if summary.is_file() and (out / SAMPLED_ITEMS).is_file():
         return json.loads(summary.read_text())
     dataset = load_records(data)
-    torch.manual_seed(seed)
     with RewardSystem() as scorer:
         verdicts = sample_verdicts(
             load_bundle(model_dir, device=device),
@@ -190,6 +188,7 @@ def evaluate_sampled(
             params,
             batch_size=64,
             desc="sampled eval",
+            seed=seed,
         )
     table = sampled_table(dataset.records, verdicts)
     out.mkdir(parents=True, exist_ok=True)

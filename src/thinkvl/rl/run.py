@@ -115,11 +115,15 @@ def sample_verdicts(
     batch_size: int = 32,
     show_progress: bool = True,
     desc: str = "grading",
+    *,
+    seed: int,
 ) -> dict[str, list[Any]]:
     """``params.n`` sampled answers per record, scored: record id → its verdicts.
 
     Offline grading turns them into pass rates; as a held-out metric their mean is accuracy under the RL run's own
-    sampling (mean@k), which moves where greedy accuracy is already at 100% or stuck."""
+    sampling (mean@k), which moves where greedy accuracy is already at 100% or stuck. Seeded here with ``seed``, not
+    by the caller: a resumed pipeline that skipped earlier stages must draw the same samples as a fresh one."""
+    torch.manual_seed(seed)
     bundle.model.eval()
     engine = TransformersEngine(bundle, batch_size=batch_size)
     out: dict[str, list[Any]] = {}
@@ -144,10 +148,8 @@ def grade(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> d
     bundle = load_bundle(cfg.model, device=cfg.device, attn_implementation=cfg.attn_implementation)
     reward = reward if reward is not None else make_reward()
     params = sampling_params(cfg, n=cfg.grade_k)
-    # Seeded here, not by the caller: a resumed pipeline that skips earlier stages must grade the same way.
-    torch.manual_seed(cfg.seed)
     verdicts = sample_verdicts(
-        bundle, dataset.records, dataset.root, reward, params, cfg.rollout_batch_size, show_progress
+        bundle, dataset.records, dataset.root, reward, params, cfg.rollout_batch_size, show_progress, seed=cfg.seed
     )
     pass_rates = {rid: sum(v.correct for v in vs) / len(vs) for rid, vs in verdicts.items()}
     labels = {r.id: r.difficulty for r in dataset.records if r.difficulty is not None}
