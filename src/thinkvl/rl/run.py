@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import asdict
 from pathlib import Path
@@ -19,7 +20,10 @@ from thinkvl.rl.curriculum import GradeEntry, grade_records, read_grades, write_
 from thinkvl.rl.trainer import RLCSTrainer
 from thinkvl.train import distributed as D
 from thinkvl.train.checkpoint import latest_checkpoint
+from thinkvl.train.drift import WeightDrift
 from thinkvl.train.session import load_for_training
+
+log = logging.getLogger(__name__)
 
 PLOTS = {
     "rewards.png": ["rewards/mean", "accuracy/mean", "response/forced_rate"],
@@ -78,7 +82,11 @@ def run_rl(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> 
     model_dir = checkpoint / "model" if checkpoint else cfg.model
     trainer = RLCSTrainer(cfg, bundle, dataset, reward, make_engine(cfg, bundle, model_dir), grades=grades, info=info)
     if checkpoint is not None:
+        # Loaded before the resume, which restores the random state that building a model draws from.
+        start = _starting_weights(cfg, trainer.bundle.model)
         trainer.load_state_dict(trainer.session.resume(checkpoint)["trainer"])
+        model = trainer.bundle.model
+        trainer.drift = WeightDrift(model.parameters()) if start is None else WeightDrift.from_state_dict(model, start)
     logger = MetricsLogger(out / "metrics.jsonl", resume_step=trainer.iteration) if info.is_main else None
     show = show_progress and info.is_main
     bar = tqdm(total=cfg.iterations, initial=trainer.iteration, desc="rlcs", disable=not show, dynamic_ncols=True)
@@ -104,6 +112,16 @@ def run_rl(cfg: RLConfig, *, reward: Any = None, show_progress: bool = True) -> 
             plot_curves(rows, keys, out / name, title=name[:-4], x="step")
     D.barrier(info)
     return out
+
+
+def _starting_weights(cfg: RLConfig, model: torch.nn.Module) -> dict[str, torch.Tensor] | None:
+    """The weights of the model the run started from (``cfg.model``), so that a resumed run logs its weight change
+    from there as an uninterrupted one does. None for a sharded model: its starting shards are not rebuilt, and its
+    weight change counts from the resumed checkpoint (a warning says so)."""
+    if any(hasattr(p, "to_local") for p in model.parameters()):
+        log.warning("resumed a sharded RL run: actor/weight_change counts from the checkpoint, not from cfg.model")
+        return None
+    return load_bundle(cfg.model, device="cpu", dtype=torch.float32).model.state_dict()
 
 
 def sample_verdicts(

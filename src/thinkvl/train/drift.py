@@ -10,7 +10,7 @@ the size of one rank's parameters and one device-to-host copy per measurement.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import torch
 import torch.distributed as dist
@@ -32,9 +32,21 @@ class WeightDrift:
     1.0
     """
 
-    def __init__(self, params: Iterable[torch.nn.Parameter]):
+    def __init__(self, params: Iterable[torch.nn.Parameter], start: Iterable[torch.Tensor] | None = None):
         self.params = [p for p in params if p.requires_grad]
-        self.start = [_local(p).detach().to("cpu", torch.float32, copy=True) for p in self.params]
+        start = [_local(p) for p in self.params] if start is None else list(start)
+        if len(start) != len(self.params) or any(s.shape != _local(p).shape for s, p in zip(start, self.params)):
+            raise ValueError("WeightDrift: the start weights must match the trained parameters one for one, in shape")
+        self.start = [s.detach().to("cpu", torch.float32, copy=True) for s in start]
+
+    @classmethod
+    def from_state_dict(cls, model: torch.nn.Module, start: Mapping[str, torch.Tensor]) -> WeightDrift:
+        """Distance from ``start`` (a state dict of the same architecture), e.g. the model a resumed run began from."""
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        missing = [n for n, _ in named if n not in start]
+        if missing:
+            raise ValueError(f"WeightDrift: the start weights lack {len(missing)} parameters, e.g. {missing[0]}")
+        return cls([p for _, p in named], [start[n] for n, _ in named])
 
     @torch.no_grad()
     def relative_change(self) -> float:
