@@ -79,7 +79,10 @@ def barrier(info: DistInfo) -> None:
 
 
 def shutdown(info: DistInfo) -> None:
+    """Leave the process group together: a rank that tears down gloo while its peer still finishes its last
+    collective or save can abort at exit ("terminate called without an active exception", seen once in a test)."""
     if info.world > 1 and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
