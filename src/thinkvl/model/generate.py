@@ -156,6 +156,11 @@ class TransformersEngine:
         static = self.cache == "static" or (self.cache == "auto" and max_new <= STATIC_CACHE_MAX_NEW)
         if static:
             gen["cache_implementation"] = "static"
+            # transformers sizes a static cache at the longest length any earlier call on this model needed (to
+            # spare torch.compile a recompile; we don't compile). Then a call's padded length, and the last bits of
+            # its log-probs, depend on what the process generated before: a resumed RL run drifts from an
+            # uninterrupted one. Forgetting it sizes each call's cache by its own need.
+            vars(self.bundle.model).pop("_previous_max_cache_length", None)
         if params.greedy:
             gen.update(do_sample=False, temperature=None, top_p=None)
         else:
