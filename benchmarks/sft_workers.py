@@ -3,9 +3,10 @@
 Why: the trainer can encode and pack records in worker processes (`num_workers`, default 1) so that a large corpus
 streams while the model trains. On a 2-core machine that worker competes with the trainer's own threads for the
 same cores. This compares the two side by side: the demo's answers-first config (`configs/demo/sft_answer.yaml`,
-which keeps the default worker) trains the tiny preset on built-in synthetic records for ``--steps`` steps with 0
-and with 1 worker, in one process, alternating which side goes first each round. Every run starts from the
-same saved model and data, so the two sides should end with the same weights (checked and printed).
+which sets 0 workers since 1972b25; each run overrides it) trains the tiny preset on built-in synthetic records for
+``--steps`` steps with 0 and with 1 worker, in one process, alternating which side goes first each round. Every
+run starts from the same saved model and data, so the two sides should end with the same weights (checked and
+printed).
 
     python benchmarks/sft_workers.py              # 40 steps per run, 2 rounds
     python benchmarks/sft_workers.py --quick      # 4 steps, 1 round: a smoke run
