@@ -148,7 +148,7 @@ def test_resumed_run_matches_an_uninterrupted_one(setup):
     for key in ("actor/loss", "actor/grad_norm", "actor/entropy", "actor/mismatch_kl"):
         assert [r[key] for r in a] == [r[key] for r in b], key
     # The weight change is measured from the run's starting model after a resume too, not from the checkpoint.
-    assert [r["actor/weight_change"] for r in b] == pytest.approx([r["actor/weight_change"] for r in a], rel=1e-5)
+    assert [r["actor/weight_change"] for r in b] == [r["actor/weight_change"] for r in a]
     assert b[2]["actor/weight_change"] > b[0]["actor/weight_change"] > 0
     for name in ("rewards.png", "curriculum.png", "dynamic_sampling.png"):
         assert (straight / name).is_file()
