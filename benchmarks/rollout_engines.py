@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import add_threads_argument
+from common import add_threads_argument, perturbed_tiny_model
 
 
 def main() -> None:
@@ -52,7 +52,7 @@ def main() -> None:
 
     from thinkvl.data.loaders import load_records
     from thinkvl.data.synth.writer import write_dataset
-    from thinkvl.model import create_bundle, load_bundle, save_bundle
+    from thinkvl.model import load_bundle
     from thinkvl.model.generate import SamplingParams, TransformersEngine
     from thinkvl.model.vllm_engine import VLLMEngine
 
@@ -60,12 +60,7 @@ def main() -> None:
     if args.model:
         model_dir = Path(args.model)
     else:
-        bundle = create_bundle("tiny", seed=0, vocab_size=512)
-        g = torch.Generator().manual_seed(1)
-        with torch.no_grad():  # trained-like weights: non-zero biases, less uniform outputs
-            for p in bundle.model.parameters():
-                p.add_(torch.randn(p.shape, generator=g) * 0.05)
-        model_dir = save_bundle(bundle, tmp / "model")
+        model_dir = perturbed_tiny_model(tmp / "model", vocab_size=512)
     bundle = load_bundle(model_dir, dtype=torch.float32)
     bundle.model.eval()
     per_domain = max(1, args.prompts // 3)

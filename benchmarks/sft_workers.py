@@ -27,21 +27,17 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 
 from thinkvl.config import load_yaml
 from thinkvl.data.synth.writer import write_dataset
 from thinkvl.demo import demo_config_path
-from thinkvl.model import create_bundle, save_bundle
+from thinkvl.model import create_bundle, load_bundle, save_bundle
 from thinkvl.train.config import StageConfig
 from thinkvl.train.trainer import run_stage
 
 
 def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
-    out: dict[str, torch.Tensor] = {}
-    for f in sorted((run_dir / "model").glob("*.safetensors")):
-        out.update(load_file(f))
-    return out
+    return load_bundle(run_dir / "model", device="cpu", dtype=torch.float32).model.state_dict()
 
 
 def main() -> None:

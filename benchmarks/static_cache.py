@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import add_threads_argument
+from common import add_threads_argument, perturbed_tiny_model
 
 from thinkvl.data.loaders import load_records
 from thinkvl.data.synth.writer import write_dataset
-from thinkvl.model import create_bundle, load_bundle, save_bundle
+from thinkvl.model import load_bundle
 from thinkvl.model.generate import SamplingParams, TransformersEngine
 
 
@@ -69,12 +69,7 @@ def main() -> None:
     if args.model:
         model_dir = Path(args.model)
     else:
-        bundle = create_bundle("tiny", seed=0)
-        g = torch.Generator().manual_seed(1)
-        with torch.no_grad():  # trained-like weights: less uniform outputs, so answers vary in length
-            for p in bundle.model.parameters():
-                p.add_(torch.randn(p.shape, generator=g) * 0.05)
-        model_dir = save_bundle(bundle, tmp / "model")
+        model_dir = perturbed_tiny_model(tmp / "model")
     if args.data:
         data = load_records(args.data)
     else:
