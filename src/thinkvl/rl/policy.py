@@ -24,6 +24,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from thinkvl.model.generate import Rollout
 from thinkvl.train import lm_head
 from thinkvl.train.lm_head import chunked_logprobs, unwrap
+from thinkvl.train.packing import first_fit_decreasing
 from thinkvl.train.samples import IGNORE, Sample
 
 # Longest packed row when units are shorter. Attention with a mask (SDPA, CPU) costs O(row²): rows of one or a
@@ -100,7 +101,7 @@ def policy_batch(
         units.setdefault(id(p) if share_prompts else i, []).append(i)
     members = list(units.values())
     sizes = [len(prompts[m[0]].input_ids) + sum(len(rollouts[i].response_ids) for i in m) for m in members]
-    rows = _first_fit_decreasing(sizes, sum(sizes) if pack_len is None else max(pack_len, max(sizes)))
+    rows = first_fit_decreasing(sizes, sum(sizes) if pack_len is None else max(pack_len, max(sizes)))
     length = max(sum(sizes[u] for u in row) for row in rows)
 
     n_rows = len(rows)
@@ -158,22 +159,6 @@ def policy_batch(
     visual = (torch.cat(pixels), torch.cat(grids), order) if pixels else None
     flat = torch.tensor([k for at in predict_at for k in at], dtype=torch.long)
     return PolicyBatch(inputs, flat, targets, mask, old, visual)
-
-
-def _first_fit_decreasing(sizes: list[int], capacity: int) -> list[list[int]]:
-    """Indices of ``sizes`` grouped into bins of at most ``capacity`` (each size must fit)."""
-    bins: list[list[int]] = []
-    room: list[int] = []
-    for u in sorted(range(len(sizes)), key=lambda u: -sizes[u]):
-        for b, free in enumerate(room):
-            if sizes[u] <= free:
-                bins[b].append(u)
-                room[b] -= sizes[u]
-                break
-        else:
-            bins.append([u])
-            room.append(capacity - sizes[u])
-    return bins
 
 
 def _shared_prompt_mask(segment: torch.Tensor, branch: torch.Tensor) -> torch.Tensor:

@@ -64,6 +64,24 @@ def truncate(sample: Sample, max_len: int) -> Sample | None:
     )
 
 
+def first_fit_decreasing(sizes: list[int], capacity: int) -> list[list[int]]:
+    """Indices of ``sizes`` in bins of at most ``capacity`` (each size must fit): longest first, each into the
+    first bin with room; equal sizes keep their order, so the same input always gives the same bins."""
+    bins: list[list[int]] = []
+    room: list[int] = []
+    for u in sorted(range(len(sizes)), key=lambda u: -sizes[u]):
+        size = sizes[u]
+        for b, free in enumerate(room):
+            if size <= free:
+                bins[b].append(u)
+                room[b] -= size
+                break
+        else:
+            bins.append([u])
+            room.append(capacity - size)
+    return bins
+
+
 def pack(
     samples: list[Sample], pack_len: int, overflow: Overflow = "truncate"
 ) -> tuple[list[list[Sample]], PackingStats]:
@@ -83,19 +101,10 @@ def pack(
             stats.truncated += 1
             s = cut
         fitted.append(s)
-    packs: list[list[Sample]] = []
-    room: list[int] = []
-    for s in sorted(fitted, key=len, reverse=True):
-        for i, free in enumerate(room):
-            if len(s) <= free:
-                packs[i].append(s)
-                room[i] -= len(s)
-                break
-        else:
-            packs.append([s])
-            room.append(pack_len - len(s))
+    sizes = [len(s) for s in fitted]  # read once: len() of a tensor-backed sample in the scan cost seconds a flush
+    packs = [[fitted[i] for i in bin_] for bin_ in first_fit_decreasing(sizes, pack_len)]
     stats.packs = len(packs)
-    stats.real_tokens = sum(len(s) for s in fitted)
+    stats.real_tokens = sum(sizes)
     stats.slot_tokens = len(packs) * pack_len
     return packs, stats
 
