@@ -50,3 +50,34 @@ def test_prompts_encoded_once_and_repeated_equal_encoding_each_copy(tmp_path):
     assert {k for k, v in each.items() if v is not None} == set(once) and {"pixel_values_videos"} <= set(once)
     for key, value in once.items():
         assert torch.equal(value, each[key]), key
+
+
+@pytest.mark.parametrize("greedy", [False, True])
+def test_vision_encoded_once_per_group_generates_what_repeated_pixels_do(tmp_path, monkeypatch, greedy):
+    """With ``mm_encoder_outputs`` the ViT runs once per prompt, not once per rollout; the rollouts stay the same."""
+    import thinkvl.model.generate as generate
+
+    write_dataset(tmp_path, domains=["counting", "video", "choice"], n=2, seed=0, levels=[0])
+    ds = load_records(tmp_path)
+    bundle = create_bundle("tiny", seed=0, vocab_size=512)
+    bundle.model.eval()
+    if not generate.encodes_visual_once(bundle.model):
+        pytest.skip("this transformers' generate has no mm_encoder_outputs (older than 5.25)")
+    params = SamplingParams(n=3, thinking_budget=10, answer_budget=4, greedy=greedy)
+    calls = []
+    visual_forward = bundle.model.model.visual.forward
+    monkeypatch.setattr(
+        bundle.model.model.visual, "forward", lambda *a, **k: calls.append(len(a[0])) or visual_forward(*a, **k)
+    )
+    outs = {}
+    for once in (False, True):
+        monkeypatch.setattr(generate, "encodes_visual_once", lambda model, once=once: once)
+        calls.clear()
+        torch.manual_seed(0)
+        rollouts = TransformersEngine(bundle, batch_size=4).generate(ds.records, ds.root, params)
+        outs[once] = ([(r.response_ids, r.action_mask, r.forced) for r in rollouts], sum(calls))
+        outs[f"{once}_lp"] = torch.tensor([x for r in rollouts for x in r.logprobs])
+    assert outs[True][0] == outs[False][0]
+    torch.testing.assert_close(outs["True_lp"], outs["False_lp"], atol=1e-5, rtol=0)
+    # fewer patches through the ViT: the first generate call encodes each prompt once instead of three times
+    assert outs[True][1] < outs[False][1]

@@ -9,12 +9,14 @@ is earned by the answer and never zeroed by truncation. Evaluation uses the same
 
 from __future__ import annotations
 
+import inspect
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import torch
+from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from thinkvl.data.record import Record, content_parts
 from thinkvl.model import tokens as T
@@ -96,18 +98,48 @@ def media_counts(record: Record) -> tuple[int, int]:
     return kinds.count("image"), kinds.count("video")
 
 
-def repeat_rows(inputs: Any, counts: list[tuple[int, int]], n: int) -> dict[str, torch.Tensor]:
-    """Every row of a processor batch ``n`` times in a row, with its images' and videos' pixels."""
-    out = {k: inputs[k].repeat_interleave(n, dim=0) for k in ("input_ids", "attention_mask", "mm_token_type_ids")}
-    for pixels, grid, index in (("pixel_values", "image_grid_thw", 0), ("pixel_values_videos", "video_grid_thw", 1)):
+VISUAL_KEYS = (("image", "pixel_values", "image_grid_thw", 0), ("video", "pixel_values_videos", "video_grid_thw", 1))
+
+
+def encodes_visual_once(model: Any) -> bool:
+    """True when ``generate`` takes pre-computed vision features (``mm_encoder_outputs``, transformers ≥ 5.25)."""
+    return "mm_encoder_outputs" in inspect.signature(model.forward).parameters
+
+
+def gather_visual(inputs: Any, counts: list[tuple[int, int]], rows: list[int], model: Any = None) -> dict[str, Any]:
+    """The images and videos of batch rows that each copy a prompt of ``inputs`` (``rows[i]``: the prompt of row
+    i; ``counts``: each prompt's (images, videos)). With a ``model`` the vision encoder runs once per prompt and
+    its features are copied (``mm_encoder_outputs``): G rollouts of a prompt cost one ViT pass, not G. Without
+    one, the pixels are copied. The grids are always copied: every row needs them for its 3D positions."""
+    out: dict[str, Any] = {}
+    features: dict[str, BaseModelOutputWithPooling] = {}
+    for kind, pixels, grid, index in VISUAL_KEYS:
         if inputs.get(grid) is None:
             continue
-        per_row = [c[index] for c in counts]
-        grids = torch.split(inputs[grid], per_row)
-        chunks = torch.split(inputs[pixels], [int(g.prod(-1).sum()) for g in grids])
-        out[grid] = torch.cat([g for g in grids for _ in range(n)])
-        out[pixels] = torch.cat([c for c in chunks for _ in range(n)])
+        grids = torch.split(inputs[grid], [c[index] for c in counts])
+        out[grid] = torch.cat([grids[r] for r in rows])
+        if model is None:
+            chunks = torch.split(inputs[pixels], [int(g.prod(-1).sum()) for g in grids])
+            out[pixels] = torch.cat([chunks[r] for r in rows])
+            continue
+        encoder = model.model.get_image_features if kind == "image" else model.model.get_video_features
+        per_item = encoder(inputs[pixels].to(model.device), inputs[grid].to(model.device), return_dict=True)
+        starts = [0]
+        for g in grids:
+            starts.append(starts[-1] + len(g))
+        pooled = per_item.pooler_output
+        features[kind] = BaseModelOutputWithPooling(
+            pooler_output=tuple(f for r in rows for f in pooled[starts[r] : starts[r + 1]])
+        )
+    if features:
+        out["mm_encoder_outputs"] = features
     return out
+
+
+def repeat_rows(inputs: Any, counts: list[tuple[int, int]], n: int, model: Any = None) -> dict[str, Any]:
+    """Every row of a processor batch ``n`` times in a row, with its images and videos (`gather_visual`)."""
+    out = {k: inputs[k].repeat_interleave(n, dim=0) for k in ("input_ids", "attention_mask", "mm_token_type_ids")}
+    return out | gather_visual(inputs, counts, [r for r in range(len(counts)) for _ in range(n)], model)
 
 
 class TransformersEngine:
@@ -138,6 +170,10 @@ class TransformersEngine:
                 for i, rs in zip(chunk, rollouts):
                     out[i] = rs
         return [r for i in range(len(records)) for r in out[i]]
+
+    def _visual_encoder(self) -> Any:
+        """The model, for `gather_visual` to encode each prompt's images once; None where generate can't take it."""
+        return self.bundle.model if encodes_visual_once(self.bundle.model) else None
 
     def _sample(
         self, inputs: dict[str, Any], max_new: int, params: SamplingParams
@@ -183,9 +219,10 @@ class TransformersEngine:
     def _generate_batch(self, records: list[Record], root: str | Path, params: SamplingParams) -> list[list[Rollout]]:
         prompts = [render_prompt(r.messages, thinking=params.thinking) for r in records]
         # Each prompt is encoded once and its rows repeated n times in the batch (not num_return_sequences, whose
-        # expansion of video inputs is broken for glm4v in transformers 5.24).
+        # expansion of video inputs is broken for glm4v in transformers 5.24); where transformers takes the vision
+        # features themselves, the ViT runs once per prompt too.
         inputs = encode(self.bundle.processor, prompts, [r.messages for r in records], root, padding=True)
-        inputs = repeat_rows(inputs, [media_counts(r) for r in records], params.n)
+        inputs = repeat_rows(inputs, [media_counts(r) for r in records], params.n, self._visual_encoder())
         first, first_lp = self._sample(inputs, params.thinking_budget, params)
         close_id = self.tokenizer.convert_tokens_to_ids(T.THINK_CLOSE)
         results: list[list[Rollout]] = [[] for _ in records]
@@ -227,16 +264,16 @@ class TransformersEngine:
 
     def _continuation_inputs(
         self, records: list[Record], root: str | Path, prompts: list[str], items: list[tuple[int, list[int]]]
-    ) -> dict[str, torch.Tensor]:
-        """Prompt ids + exact continuation ids (never re-tokenised text), left-padded, with the prompts' pixels."""
-        rows, types, visual = [], [], defaultdict(list)
+    ) -> dict[str, Any]:
+        """Prompt ids + exact continuation ids (never re-tokenised text), left-padded, with the prompts' images
+        (each prompt encoded once however many of its rollouts continue)."""
+        prompt_of = list(dict.fromkeys(r for r, _ in items))
+        encoded = [encode(self.bundle.processor, [prompts[r]], [records[r].messages], root) for r in prompt_of]
+        rows, types = [], []
         for r, cont in items:
-            enc = encode(self.bundle.processor, [prompts[r]], [records[r].messages], root)
+            enc = encoded[prompt_of.index(r)]
             rows.append(torch.cat([enc["input_ids"][0], torch.tensor(cont, dtype=torch.long)]))
             types.append(torch.cat([enc["mm_token_type_ids"][0], torch.zeros(len(cont), dtype=torch.long)]))
-            for key in ("pixel_values", "image_grid_thw", "pixel_values_videos", "video_grid_thw"):
-                if enc.get(key) is not None:
-                    visual[key].append(enc[key])
         length = max(len(x) for x in rows)
         input_ids = torch.full((len(rows), length), self.pad_id, dtype=torch.long)
         mm_types = torch.zeros((len(rows), length), dtype=torch.long)
@@ -247,12 +284,14 @@ class TransformersEngine:
                 ty,
                 1,
             )
-        return {
-            "input_ids": input_ids,
-            "attention_mask": mask,
-            "mm_token_type_ids": mm_types,
-            **{k: torch.cat(v) for k, v in visual.items()},
-        }
+        visual = {}
+        for _, pixels, grid, _ in VISUAL_KEYS:
+            parts = [(e[pixels], e[grid]) for e in encoded if e.get(grid) is not None]
+            if parts:
+                visual[pixels], visual[grid] = torch.cat([p for p, _ in parts]), torch.cat([g for _, g in parts])
+        counts = [media_counts(records[r]) for r in prompt_of]
+        shared = gather_visual(visual, counts, [prompt_of.index(r) for r, _ in items], self._visual_encoder())
+        return {"input_ids": input_ids, "attention_mask": mask, "mm_token_type_ids": mm_types, **shared}
 
 
 def make_generate(engine: RolloutEngine, *, answer_budget: int = ANSWER_BUDGET, thinking: bool = True):
