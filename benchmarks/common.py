@@ -26,3 +26,35 @@ def perturbed_tiny_model(directory: Path, **create: Any) -> Path:
         for p in bundle.model.parameters():
             p.add_(torch.randn(p.shape, generator=g) * 0.05)
     return save_bundle(bundle, directory)
+
+
+def model_and_records(model: str | None, data: str | None, records: int, tmp: Path) -> tuple[Path, Any]:
+    """What a rollout benchmark rolls out: the given model directory and records directory, or a perturbed tiny
+    model and ``records`` built-in video, counting and chart records (video prompts are the longest; the engine
+    batches each modality apart), written under ``tmp``."""
+    from thinkvl.data.loaders import load_records
+    from thinkvl.data.synth.writer import write_dataset
+
+    model_dir = Path(model) if model else perturbed_tiny_model(tmp / "model")
+    if data:
+        return model_dir, load_records(data)
+    write_dataset(tmp / "data", domains=["video", "counting", "chart"], n=max(1, records // 3), seed=0, levels=[0])
+    return model_dir, load_records(tmp / "data")
+
+
+def alternating(names: list[str], rounds: int) -> list[tuple[int, str]]:
+    """(round, side) in the order to run them: the sides swap places every round, so a machine that speeds up or
+    slows down during the run weighs on both alike."""
+    return [(rnd, name) for rnd in range(rounds) for name in (names if rnd % 2 == 0 else names[::-1])]
+
+
+def timed_rollouts(engine: Any, records: list[Any], root: Any, params: Any, seed: int) -> tuple[list[Any], float]:
+    """One engine's rollouts of ``records`` from a fixed sampling seed, and the seconds they took."""
+    import time
+
+    import torch
+
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    rollouts = engine.generate(records, root, params)
+    return rollouts, time.perf_counter() - start

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import add_threads_argument, perturbed_tiny_model
+from common import add_threads_argument, alternating, perturbed_tiny_model, timed_rollouts
 
 
 def main() -> None:
@@ -85,17 +85,12 @@ def main() -> None:
         engine.generate(records[:2], data.root, SamplingParams(n=2, thinking_budget=4, answer_budget=2))
     speed: dict[str, list[float]] = {name: [] for name in engines}
     forced: dict[str, list[float]] = {name: [] for name in engines}
-    for rnd in range(args.rounds):
-        order = ["vllm", "transformers"] if rnd % 2 == 0 else ["transformers", "vllm"]
-        for name in order:
-            torch.manual_seed(rnd)
-            t0 = time.perf_counter()
-            rollouts = engines[name].generate(records, data.root, params)
-            dt = time.perf_counter() - t0
-            tokens = sum(sum(r.action_mask) for r in rollouts)
-            speed[name].append(tokens / dt)
-            forced[name].append(sum(r.forced for r in rollouts) / len(rollouts))
-            print(f"round {rnd + 1} {name:>12}: {tokens} tokens in {dt:.2f} s = {tokens / dt:,.0f} tokens/s")
+    for rnd, name in alternating(["vllm", "transformers"], args.rounds):
+        rollouts, dt = timed_rollouts(engines[name], records, data.root, params, seed=rnd)
+        tokens = sum(sum(r.action_mask) for r in rollouts)
+        speed[name].append(tokens / dt)
+        forced[name].append(sum(r.forced for r in rollouts) / len(rollouts))
+        print(f"round {rnd + 1} {name:>12}: {tokens} tokens in {dt:.2f} s = {tokens / dt:,.0f} tokens/s")
     v, h = statistics.median(speed["vllm"]), statistics.median(speed["transformers"])
     print(f"vLLM start-up: {startup:.1f} s (once per run, not in tokens/s)")
     print(

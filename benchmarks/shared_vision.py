@@ -22,14 +22,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
-from common import add_threads_argument, perturbed_tiny_model
+from common import add_threads_argument, alternating, model_and_records, timed_rollouts
 
-from thinkvl.data.loaders import load_records
-from thinkvl.data.synth.writer import write_dataset
 from thinkvl.model import load_bundle
 from thinkvl.model.generate import SamplingParams, TransformersEngine, encodes_visual_once
 
@@ -48,13 +45,7 @@ def main() -> None:
         args.records, args.rounds = 6, 1
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="shared_vision."))
-    model_dir = Path(args.model) if args.model else perturbed_tiny_model(tmp / "model")
-    if args.data:
-        data = load_records(args.data)
-    else:
-        per_domain = max(1, args.records // 3)
-        write_dataset(tmp / "data", domains=["video", "counting", "chart"], n=per_domain, seed=0, levels=[0])
-        data = load_records(tmp / "data")
+    model_dir, data = model_and_records(args.model, args.data, args.records, tmp)
     records = data.records[:: max(1, len(data.records) // args.records)][: args.records]  # across the domains
     params = SamplingParams(n=args.group, temperature=0.6, thinking_budget=64, answer_budget=24)
 
@@ -75,16 +66,12 @@ def main() -> None:
     )
     speed: dict[str, list[float]] = {name: [] for name in engines}
     tokens: dict[str, list[list[int]]] = {}
-    for rnd in range(args.rounds):
-        for name in list(engines) if rnd % 2 == 0 else list(engines)[::-1]:
-            torch.manual_seed(rnd)
-            t0 = time.perf_counter()
-            rollouts = engines[name].generate(records, data.root, params)
-            dt = time.perf_counter() - t0
-            n = sum(len(r.response_ids) for r in rollouts)
-            speed[name].append(n / dt)
-            tokens.setdefault(name, []).extend(r.response_ids for r in rollouts)
-            print(f"round {rnd + 1} {name:>11}: {n} tokens in {dt:.2f} s = {n / dt:,.0f} tokens/s")
+    for rnd, name in alternating(list(engines), args.rounds):
+        rollouts, dt = timed_rollouts(engines[name], records, data.root, params, seed=rnd)
+        n = sum(len(r.response_ids) for r in rollouts)
+        speed[name].append(n / dt)
+        tokens.setdefault(name, []).extend(r.response_ids for r in rollouts)
+        print(f"round {rnd + 1} {name:>11}: {n} tokens in {dt:.2f} s = {n / dt:,.0f} tokens/s")
     ours, theirs = statistics.median(speed["once"]), statistics.median(speed["per-rollout"])
     same = sum(a == b for a, b in zip(tokens["once"], tokens["per-rollout"]))
     print(f"same tokens: {same} of {len(tokens['once'])} rollouts")

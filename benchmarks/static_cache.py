@@ -29,10 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import add_threads_argument, perturbed_tiny_model
+from common import add_threads_argument, alternating, model_and_records
 
-from thinkvl.data.loaders import load_records
-from thinkvl.data.synth.writer import write_dataset
 from thinkvl.model import load_bundle
 from thinkvl.model.generate import SamplingParams, TransformersEngine
 
@@ -66,16 +64,7 @@ def main() -> None:
         args.records, args.rounds = 12, 1
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="static_cache."))
-    if args.model:
-        model_dir = Path(args.model)
-    else:
-        model_dir = perturbed_tiny_model(tmp / "model")
-    if args.data:
-        data = load_records(args.data)
-    else:
-        per_domain = max(1, args.records // 3)
-        write_dataset(tmp / "data", domains=["video", "counting", "chart"], n=per_domain, seed=0, levels=[0])
-        data = load_records(tmp / "data")
+    model_dir, data = model_and_records(args.model, args.data, args.records, tmp)
     records = data.records[: args.records]
     params = SamplingParams(n=1, greedy=True, thinking_budget=64, answer_budget=24)
 
@@ -90,15 +79,14 @@ def main() -> None:
     print(f"model {model_dir}, {len(records)} records, greedy, {args.rounds} rounds, {args.threads} thread(s)")
     speed: dict[str, list[float]] = {name: [] for name in engines}
     tokens: dict[str, list[list[int]]] = {}
-    for rnd in range(args.rounds):
-        for name in list(engines) if rnd % 2 == 0 else list(engines)[::-1]:
-            t0 = time.perf_counter()
-            rollouts = engines[name].generate(records, data.root, params)
-            dt = time.perf_counter() - t0
-            n = sum(len(r.response_ids) for r in rollouts)
-            speed[name].append(n / dt)
-            tokens[name] = [r.response_ids for r in rollouts]
-            print(f"round {rnd + 1} {name:>10}: {n} tokens in {dt:.2f} s = {n / dt:,.0f} tokens/s")
+    for rnd, name in alternating(list(engines), args.rounds):
+        t0 = time.perf_counter()
+        rollouts = engines[name].generate(records, data.root, params)
+        dt = time.perf_counter() - t0
+        n = sum(len(r.response_ids) for r in rollouts)
+        speed[name].append(n / dt)
+        tokens[name] = [r.response_ids for r in rollouts]
+        print(f"round {rnd + 1} {name:>10}: {n} tokens in {dt:.2f} s = {n / dt:,.0f} tokens/s")
     ours, theirs = statistics.median(speed["per-call"]), statistics.median(speed["remembered"])
     same = sum(a == b for a, b in zip(tokens["per-call"], tokens["remembered"]))
     print(f"same tokens: {same} of {len(records)} records")
