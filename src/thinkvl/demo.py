@@ -12,7 +12,9 @@ import argparse
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,6 +79,28 @@ def _stage(name: str, fn, *args: Any, **kwargs: Any) -> Any:
     return result
 
 
+def _stages_side_by_side(
+    name: str, fn: Callable[[], Any], beside_name: str, beside: Callable[[], Any], *, overlap: bool
+) -> tuple[Any, Any]:
+    """Two independent stages: with ``overlap``, ``beside`` in a second process while ``fn`` runs here (its
+    progress bars off, so the two don't interleave on the terminal); else one after the other."""
+    if not overlap:
+        return _stage(name, fn), _stage(beside_name, beside)
+    from thinkvl.overlap import run_beside
+
+    start = time.perf_counter()
+    print(f"── {name}\n── {beside_name}, in a second process beside it", flush=True)
+    result, beside_result, seconds = run_beside(fn, beside)
+    print(f"   {name} done in {time.perf_counter() - start:.0f} s; {beside_name} beside it, in {seconds:.0f} s",
+          flush=True)  # fmt: skip
+    return result, beside_result
+
+
+def one_then_other(first: Callable[[], Any], second: Callable[[], Any] | None) -> tuple[Any, Any]:
+    """``first()``, then ``second()`` when given (else None): two stages as one job for a second process."""
+    return first(), second() if second is not None else None
+
+
 def _is_box(answer: Any) -> bool:
     return isinstance(answer, list) and len(answer) == 4 and all(isinstance(v, (int, float)) for v in answer)
 
@@ -102,7 +126,12 @@ def majority_baseline(records: list[Any], iou_threshold: float = 0.5) -> dict[st
 
 
 def evaluate(
-    model_dir: Path, data: Path, out: Path, thinking_budget: int, answer_budget: int, device: str = "auto"
+    model_dir: Path,
+    data: Path,
+    out: Path,
+    thinking_budget: int,
+    answer_budget: int,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Greedy answers on the held-out set, scored by the eval runner: per-domain accuracy and format rate. The
     budgets are the RL config's, so greedy and sampled accuracy and the RL rollouts cut thoughts alike.
@@ -161,7 +190,14 @@ def sampled_table(records: list[Any], verdicts: dict[str, list[Any]]) -> dict[st
 
 
 def evaluate_sampled(
-    model_dir: Path, data: Path, out: Path, *, params: SamplingParams, seed: int = 0, device: str = "auto"
+    model_dir: Path,
+    data: Path,
+    out: Path,
+    *,
+    params: SamplingParams,
+    seed: int = 0,
+    device: str = "auto",
+    show_progress: bool = True,
 ) -> dict[str, Any]:
     """Held-out accuracy under RL's own sampling (``params``, from `sampling_params`): the mean over ``params.n``
     answers per item.
@@ -187,6 +223,7 @@ def evaluate_sampled(
             scorer,
             params,
             batch_size=64,
+            show_progress=show_progress,
             desc="sampled eval",
             seed=seed,
         )
@@ -386,6 +423,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     for title, name, stage_cfg in chain:
         if not (out / name / "model").is_dir():
             _stage(title, run_stage, stage_cfg)
+    from thinkvl.model.device import resolve_device
     from thinkvl.rl.config import RLConfig, sampling_params
 
     grades = out / "rl" / "grades.jsonl"
@@ -401,30 +439,49 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         device=cfg.device,
     )
     budgets = (rl.thinking_budget, rl.answer_budget, cfg.device)
-    results: dict[str, Any] = {
-        "sft": _stage("evaluate SFT", evaluate, out / "sft" / "model", eval_dir, out / "eval" / "sft", *budgets)
-    }
-    if cfg.rl:
-        from thinkvl.rl.run import grade, run_rl
+    with_sampled = cfg.rl and cfg.sample_k > 0
+    sampling = (
+        {"params": sampling_params(rl, n=cfg.sample_k), "seed": cfg.seed, "device": cfg.device} if with_sampled else {}
+    )
+    sampled_title = f"(sampled: {cfg.sample_k} answers per item, T {rl.temperature})"
+    # On a CPU, two generation stages run side by side (thinkvl.overlap: the second core barely speeds one up).
+    overlap = resolve_device(cfg.device).type == "cpu"
 
-        if not grades.is_file():
-            _stage("grade (offline pass@k)", grade, replace(rl, grade_k=cfg.grade_k))
+    def greedy_eval(model: str, sub: str) -> Callable[[], Any]:
+        return partial(evaluate, out / model / "model", eval_dir, out / "eval" / sub, *budgets)
+
+    def sampled_eval(model: str, sub: str, show_progress: bool = True) -> Callable[[], Any] | None:
+        if not with_sampled:
+            return None
+        where = out / "eval" / f"{sub}_sampled"
+        return partial(
+            evaluate_sampled, out / model / "model", eval_dir, where, show_progress=show_progress, **sampling
+        )
+
+    results: dict[str, Any] = {}
+    sft_evals = partial(one_then_other, greedy_eval("sft", "sft"), sampled_eval("sft", "sft", show_progress=False))
+    sft_title = "evaluate SFT" + (f" (greedy, then {sampled_title[1:]}" if with_sampled else "")
+    if cfg.rl and not grades.is_file():
+        from thinkvl.rl.run import grade
+
+        grading = partial(grade, replace(rl, grade_k=cfg.grade_k))
+        _, sft = _stages_side_by_side("grade (offline pass@k)", grading, sft_title, sft_evals, overlap=overlap)
+    else:
+        sft = _stage(sft_title, sft_evals)
+    results["sft"] = sft[0]
+    if cfg.rl:
+        from thinkvl.rl.run import run_rl
+
         if not (out / "rl" / "model").is_dir():
             _stage("RLCS", run_rl, rl)
-        results["rlcs"] = _stage(
-            "evaluate RLCS", evaluate, out / "rl" / "model", eval_dir, out / "eval" / "rl", *budgets
-        )
-        if cfg.sample_k:
-            sampling = {"params": sampling_params(rl, n=cfg.sample_k), "seed": cfg.seed, "device": cfg.device}
-            for name, model_dir, sub in (("sft", out / "sft" / "model", "sft"), ("rlcs", out / "rl" / "model", "rl")):
-                results[f"{name}_sampled"] = _stage(
-                    f"evaluate {name.upper()} (sampled: {cfg.sample_k} answers per item, T {rl.temperature})",
-                    evaluate_sampled,
-                    model_dir,
-                    eval_dir,
-                    out / "eval" / f"{sub}_sampled",
-                    **sampling,
-                )
+        rlcs_sampled = sampled_eval("rl", "rl")
+        if rlcs_sampled is None:
+            results["rlcs"] = _stage("evaluate RLCS", greedy_eval("rl", "rl"))
+        else:
+            title = f"evaluate RLCS {sampled_title}"
+            rlcs = _stages_side_by_side(title, rlcs_sampled, "evaluate RLCS", greedy_eval("rl", "rl"), overlap=overlap)
+            results["rlcs"] = rlcs[1]
+            results["sft_sampled"], results["rlcs_sampled"] = sft[1], rlcs[0]
     baseline = majority_baseline(load_records(eval_dir).records)
     table = print_table(results, baseline, format_of="rlcs" if "rlcs" in results else "sft")
     paired: dict[str, Any] = {}
