@@ -80,20 +80,20 @@ def _stage(name: str, fn, *args: Any, **kwargs: Any) -> Any:
 
 
 def _stages_side_by_side(
-    name: str, fn: Callable[[], Any], beside_name: str, beside: Callable[[], Any], *, overlap: bool
+    name: str, fn: Callable[[], Any], other_name: str, other: Callable[[], Any], *, overlap: bool
 ) -> tuple[Any, Any]:
-    """Two independent stages: with ``overlap``, ``beside`` in a second process while ``fn`` runs here (its
-    progress bars off, so the two don't interleave on the terminal); else one after the other."""
+    """Two independent stages: with ``overlap``, at once in two processes (``other`` with its progress bars off,
+    so the two don't interleave on the terminal); else one after the other, here."""
     if not overlap:
-        return _stage(name, fn), _stage(beside_name, beside)
-    from thinkvl.overlap import run_beside
+        return _stage(name, fn), _stage(other_name, other)
+    from thinkvl.overlap import run_side_by_side
 
     start = time.perf_counter()
-    print(f"── {name}\n── {beside_name}, in a second process beside it", flush=True)
-    result, beside_result, seconds = run_beside(fn, beside)
-    print(f"   {name} done in {time.perf_counter() - start:.0f} s; {beside_name} beside it, in {seconds:.0f} s",
-          flush=True)  # fmt: skip
-    return result, beside_result
+    print(f"── {name}\n── {other_name}, side by side with it", flush=True)
+    result, other_result, seconds, other_seconds = run_side_by_side(fn, other)
+    print(f"   {name} done in {seconds:.0f} s and {other_name} in {other_seconds:.0f} s, side by side: "
+          f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
+    return result, other_result
 
 
 def one_then_other(first: Callable[[], Any], second: Callable[[], Any] | None) -> tuple[Any, Any]:
