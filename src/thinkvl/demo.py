@@ -126,12 +126,7 @@ def majority_baseline(records: list[Any], iou_threshold: float = 0.5) -> dict[st
 
 
 def evaluate(
-    model_dir: Path,
-    data: Path,
-    out: Path,
-    thinking_budget: int,
-    answer_budget: int,
-    device: str = "auto",
+    model_dir: Path, data: Path, out: Path, thinking_budget: int, answer_budget: int, device: str = "auto"
 ) -> dict[str, Any]:
     """Greedy answers on the held-out set, scored by the eval runner: per-domain accuracy and format rate. The
     budgets are the RL config's, so greedy and sampled accuracy and the RL rollouts cut thoughts alike.
