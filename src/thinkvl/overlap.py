@@ -39,9 +39,9 @@ def run_side_by_side(first: Callable[[], A], second: Callable[[], B]) -> tuple[A
 
     The caller's process is left as it was: no job runs in it and its thread count is not touched. (What a process
     did before changes the last bits of its later RL updates: measured, one that went down to one thread and back,
-    or that had run an evaluation, against a fresh one.) Both jobs must
-    be picklable (module-level functions, or `functools.partial` of them). An exception in either is raised here,
-    after both have finished. Spawned, not forked: a fork of a process whose OpenMP pool has run can hang."""
+    or that had run an evaluation, against a fresh one.) Both jobs must be picklable (module-level functions, or
+    `functools.partial` of them). An exception in either is raised here, after both have finished. Spawned, not
+    forked: a fork of a process whose OpenMP pool has run can hang."""
     threads = split_threads(torch.get_num_threads())
     context = multiprocessing.get_context("spawn")
     # One pool per job: a two-worker pool may hand both jobs to the one worker that started first.
