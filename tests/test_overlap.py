@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 from functools import partial
+from pathlib import Path
 
 import pytest
 import torch
@@ -32,5 +36,42 @@ def test_an_error_in_either_job_is_raised_here():
         run_side_by_side(partial(int, "not a number"), _pid_and_threads)
 
 
+def test_the_error_carries_the_job_process_traceback():
+    with pytest.raises(ValueError) as caught:
+        run_side_by_side(_pid_and_threads, partial(int, "not a number"))
+    assert "Traceback" in str(caught.value.__cause__) and "int" in str(caught.value.__cause__)
+
+
+def test_a_job_process_that_dies_is_reported_with_its_exit_code():
+    with pytest.raises(RuntimeError, match="died \\(exit code 3\\)"):
+        run_side_by_side(_pid_and_threads, partial(os._exit, 3))
+
+
+def test_an_interrupt_stops_both_job_processes_at_once(tmp_path: Path):
+    """Ctrl-C while two long jobs run: the interrupt reaches the caller within seconds and neither process is left
+    running (the pool-based version waited for both jobs to finish)."""
+    pid_files = [tmp_path / "first", tmp_path / "second"]
+
+    def interrupt_once_both_started() -> None:
+        deadline = time.monotonic() + 60
+        while not all(f.is_file() and f.read_text() for f in pid_files) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_both_started, daemon=True).start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_side_by_side(partial(_sleep, pid_files[0], 300), partial(_sleep, pid_files[1], 300))
+    assert time.monotonic() - start < 90
+    for f in pid_files:
+        with pytest.raises(ProcessLookupError):  # joined and gone
+            os.kill(int(f.read_text()), 0)
+
+
 def _pid_and_threads() -> tuple[int, int]:
     return os.getpid(), torch.get_num_threads()
+
+
+def _sleep(pid_file: Path, seconds: float) -> None:
+    pid_file.write_text(str(os.getpid()))
+    time.sleep(seconds)

@@ -9,11 +9,14 @@ came out the same (the grades and per-item sampled results byte-identical to a o
 from __future__ import annotations
 
 import multiprocessing
+import signal
+import sys
 import time
+import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack
-from typing import TypeVar
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any, TypeVar
 
 import torch
 
@@ -27,10 +30,43 @@ def split_threads(total: int) -> tuple[int, int]:
     return max(1, total - second), second
 
 
-def _timed(threads: int, fn: Callable[[], A]) -> tuple[A, float]:
+class _ChildTraceback(Exception):
+    """The traceback of an error raised in a side-by-side job's process (an exception's own does not cross)."""
+
+    def __str__(self) -> str:
+        return "\n" + self.args[0]
+
+
+def _child(connection: Connection, threads: int, job: Callable[[], Any]) -> None:
+    """A side-by-side job's process: run ``job`` on ``threads`` threads, send (ok, result or error, seconds,
+    the error's traceback)."""
+    # Terminated by the caller (an interrupt, or the other job's process failing to start): unwind, so that
+    # context managers close (the reward system's verification workers) before the process exits.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     torch.set_num_threads(threads)  # once, first thing: a process's thread count is not changed back and forth
     start = time.perf_counter()
-    return fn(), time.perf_counter() - start
+    try:
+        outcome: tuple[bool, Any, float, str] = (True, job(), time.perf_counter() - start, "")
+    except BaseException as error:  # handed to the caller, which raises it
+        outcome = (False, error, time.perf_counter() - start, traceback.format_exc())
+    try:
+        connection.send(outcome)
+    except (BrokenPipeError, OSError):
+        pass  # the caller has stopped listening (interrupted)
+    except Exception as error:  # a result or error that does not pickle
+        connection.send((False, RuntimeError(f"{type(error).__name__}: {error}"), 0.0, traceback.format_exc()))
+    connection.close()
+
+
+def _outcome(process: BaseProcess, connection: Connection) -> tuple[bool, Any, float, str]:
+    """The job's (ok, result or error, seconds, traceback); waits in short slices so that Ctrl-C is seen at once."""
+    while not wait([connection], timeout=0.5):
+        pass
+    try:
+        return connection.recv()
+    except EOFError:  # the process died without a word (killed, out of memory)
+        process.join()
+        return False, RuntimeError(f"a side-by-side job's process died (exit code {process.exitcode})"), 0.0, ""
 
 
 def run_side_by_side(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B, float, float]:
@@ -40,13 +76,38 @@ def run_side_by_side(first: Callable[[], A], second: Callable[[], B]) -> tuple[A
     The caller's process is left as it was: no job runs in it and its thread count is not touched. (What a process
     did before changes the last bits of its later RL updates: measured, one that went down to one thread and back,
     or that had run an evaluation, against a fresh one.) Both jobs must be picklable (module-level functions, or
-    `functools.partial` of them). An exception in either is raised here, after both have finished. Spawned, not
+    `functools.partial` of them). An exception in either is raised here, after both have finished. An interrupt
+    (Ctrl-C) or any error here stops both processes before it propagates: nothing is left running. Spawned, not
     forked: a fork of a process whose OpenMP pool has run can hang."""
     threads = split_threads(torch.get_num_threads())
     context = multiprocessing.get_context("spawn")
-    # One pool per job: a two-worker pool may hand both jobs to the one worker that started first.
-    with ExitStack() as stack:
-        pools = [stack.enter_context(ProcessPoolExecutor(max_workers=1, mp_context=context)) for _ in range(2)]
-        futures = [pool.submit(_timed, n, job) for pool, n, job in zip(pools, threads, (first, second))]
-        (first_result, first_seconds), (second_result, second_seconds) = [f.result() for f in futures]
+    children: list[tuple[BaseProcess, Connection]] = []
+    try:
+        for n, job in zip(threads, (first, second)):
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_child, args=(send, n, job), name="thinkvl-side-by-side")
+            process.start()
+            send.close()  # the child holds the sending end: its death reads as EOF here
+            children.append((process, receive))
+        outcomes = [_outcome(process, receive) for process, receive in children]
+    finally:
+        _stop(children)
+    for ok, value, _, where in outcomes:
+        if not ok:
+            raise value from (_ChildTraceback(where) if where else None)
+    (_, first_result, first_seconds, _), (_, second_result, second_seconds, _) = outcomes
     return first_result, second_result, first_seconds, second_seconds
+
+
+def _stop(children: list[tuple[BaseProcess, Connection]], grace: float = 10.0) -> None:
+    """Terminate the processes still running (they unwind on SIGTERM), kill any that outlive ``grace`` seconds."""
+    for process, _ in children:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + grace
+    for process, connection in children:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
+        connection.close()
