@@ -68,6 +68,26 @@ def test_an_interrupt_stops_both_job_processes_at_once(tmp_path: Path):
             os.kill(int(f.read_text()), 0)
 
 
+def test_a_job_process_that_has_answered_is_let_exit_on_its_own(tmp_path: Path, capfd: pytest.CaptureFixture):
+    """A process that has sent its result may still be unwinding (imports, worker pools): it is not terminated
+    mid-way (which printed a SystemExit traceback from the demo's evaluations)."""
+    marker = tmp_path / "exited"
+    run_side_by_side(_pid_and_threads, partial(_exit_slowly, marker))
+    assert marker.read_text() == "clean exit"
+    assert "SystemExit" not in capfd.readouterr().err
+
+
+def _exit_slowly(marker: Path) -> None:
+    from multiprocessing import util
+
+    util.Finalize(None, _write_after, args=(marker, 2.0), exitpriority=10)  # runs as the process exits
+
+
+def _write_after(marker: Path, seconds: float) -> None:
+    time.sleep(seconds)
+    marker.write_text("clean exit")
+
+
 def _pid_and_threads() -> tuple[int, int]:
     return os.getpid(), torch.get_num_threads()
 

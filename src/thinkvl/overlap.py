@@ -20,6 +20,9 @@ from typing import Any, TypeVar
 
 import torch
 
+# Seconds a job's process may take to exit after sending its result (its reward workers and imports unwind).
+EXIT_WAIT = 30.0
+
 A = TypeVar("A")
 B = TypeVar("B")
 
@@ -90,8 +93,10 @@ def run_side_by_side(first: Callable[[], A], second: Callable[[], B]) -> tuple[A
             send.close()  # the child holds the sending end: its death reads as EOF here
             children.append((process, receive))
         outcomes = [_outcome(process, receive) for process, receive in children]
-    finally:
-        _stop(children)
+    except BaseException:  # an interrupt or error here: nothing is left running
+        _stop(children, exit_wait=0.0)
+        raise
+    _stop(children, exit_wait=EXIT_WAIT)  # both have answered: let them exit on their own
     for ok, value, _, where in outcomes:
         if not ok:
             raise value from (_ChildTraceback(where) if where else None)
@@ -99,15 +104,16 @@ def run_side_by_side(first: Callable[[], A], second: Callable[[], B]) -> tuple[A
     return first_result, second_result, first_seconds, second_seconds
 
 
-def _stop(children: list[tuple[BaseProcess, Connection]], grace: float = 10.0) -> None:
-    """Terminate the processes still running (they unwind on SIGTERM), kill any that outlive ``grace`` seconds."""
-    for process, _ in children:
-        if process.is_alive():
-            process.terminate()
-    deadline = time.monotonic() + grace
+def _stop(children: list[tuple[BaseProcess, Connection]], exit_wait: float, grace: float = 10.0) -> None:
+    """Wait up to ``exit_wait`` seconds for the processes to exit, terminate those still running (they unwind on
+    SIGTERM), and kill any that outlive ``grace`` seconds more."""
+    for timeout, stop in ((exit_wait, BaseProcess.terminate), (grace, BaseProcess.kill)):
+        deadline = time.monotonic() + timeout
+        for process, _ in children:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process, _ in children:
+            if process.is_alive():
+                stop(process)
     for process, connection in children:
-        process.join(max(0.0, deadline - time.monotonic()))
-        if process.is_alive():
-            process.kill()
-            process.join()
+        process.join()
         connection.close()
