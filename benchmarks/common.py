@@ -13,6 +13,13 @@ def add_threads_argument(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1; see benchmarks/common.py)")
 
 
+def add_model_and_data_arguments(ap: argparse.ArgumentParser, records: int, records_help: str) -> None:
+    """``--model``, ``--data`` and ``--records``: what `model_and_records` takes."""
+    ap.add_argument("--model", help="a model directory (default: a fresh tiny glm4v with perturbed weights)")
+    ap.add_argument("--data", help="a records directory (default: built-in video, counting and chart records)")
+    ap.add_argument("--records", type=int, default=records, help=records_help)
+
+
 def perturbed_tiny_model(directory: Path, **create: Any) -> Path:
     """A fresh tiny glm4v with trained-like weights (non-zero biases, less uniform outputs, answers that vary in
     length), saved in ``directory``: for engine benchmarks that run without a trained model."""

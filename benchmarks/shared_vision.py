@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from common import add_threads_argument, alternating, model_and_records, timed_rollouts
+from common import add_model_and_data_arguments, add_threads_argument, alternating, model_and_records, timed_rollouts
 
 from thinkvl.model import load_bundle
 from thinkvl.model.generate import SamplingParams, TransformersEngine, encodes_visual_once
@@ -33,9 +33,7 @@ from thinkvl.model.generate import SamplingParams, TransformersEngine, encodes_v
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", help="a model directory (default: a fresh tiny glm4v with perturbed weights)")
-    ap.add_argument("--data", help="a records directory (default: built-in video, counting and chart records)")
-    ap.add_argument("--records", type=int, default=48, help="prompts rolled out per run (G rollouts each)")
+    add_model_and_data_arguments(ap, 48, "prompts rolled out per run (G rollouts each)")
     ap.add_argument("--group", type=int, default=8, help="rollouts per prompt (G)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="6 prompts, 1 round")

@@ -28,7 +28,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from common import alternating, model_and_records
+from common import add_model_and_data_arguments, alternating, model_and_records
 
 from thinkvl.demo import evaluate, evaluate_sampled
 from thinkvl.model.generate import SamplingParams
@@ -52,9 +52,7 @@ def serially(jobs: list, threads: int) -> list:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", help="a model directory (default: a fresh tiny glm4v with perturbed weights)")
-    ap.add_argument("--data", help="a held-out records directory (default: built-in video, counting, chart records)")
-    ap.add_argument("--records", type=int, default=60, help="records when --data is not given")
+    add_model_and_data_arguments(ap, 60, "held-out records when --data is not given")
     ap.add_argument("--sample-k", type=int, default=2, help="sampled answers per item (the demo's default)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads(), help="threads both sides share in all")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import add_threads_argument, alternating, model_and_records
+from common import add_model_and_data_arguments, add_threads_argument, alternating, model_and_records
 
 from thinkvl.model import load_bundle
 from thinkvl.model.generate import SamplingParams, TransformersEngine
@@ -53,9 +53,7 @@ def remembering(model: Any) -> dict[str, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", help="a model directory (default: a fresh tiny glm4v with perturbed weights)")
-    ap.add_argument("--data", help="a records directory (default: built-in video, counting and chart records)")
-    ap.add_argument("--records", type=int, default=96, help="records rolled out per run")
+    add_model_and_data_arguments(ap, 96, "records rolled out per run")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="12 records, 1 round")
     add_threads_argument(ap)
