@@ -30,9 +30,10 @@ from pathlib import Path
 import torch
 from common import add_model_and_data_arguments, alternating, model_and_records
 
-from thinkvl.demo import evaluate, evaluate_sampled
-from thinkvl.model.generate import SamplingParams
+from thinkvl.config import load_yaml
+from thinkvl.demo import demo_config_path, evaluate, evaluate_sampled
 from thinkvl.overlap import run_side_by_side
+from thinkvl.rl.config import RLConfig, sampling_params
 
 
 def _with_threads(threads: int, job) -> object:
@@ -63,12 +64,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="side_by_side."))
     model_dir, dataset = model_and_records(args.model, args.data, args.records, tmp)
     data = Path(args.data) if args.data else tmp / "data"
-    # The demo's RL sampling and budgets (configs/demo/rl.yaml).
-    params = SamplingParams(n=args.sample_k, temperature=0.6, thinking_budget=64, answer_budget=24)
+    # The demo's RL sampling and budgets, as the demo's evaluations take them.
+    params = sampling_params(load_yaml(RLConfig, demo_config_path("rl.yaml")), n=args.sample_k)
     print(f"{len(dataset.records)} held-out records, model {model_dir}, {args.threads} threads in all")
 
     def jobs(where: Path) -> tuple:
-        greedy = partial(evaluate, model_dir, data, where / "greedy", 64, 24, "cpu")
+        budgets = (params.thinking_budget, params.answer_budget)
+        greedy = partial(evaluate, model_dir, data, where / "greedy", *budgets, "cpu")
         sampled = partial(evaluate_sampled, model_dir, data, where / "sampled", params=params, device="cpu",
                           show_progress=False)  # fmt: skip
         return greedy, sampled
