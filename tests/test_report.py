@@ -288,6 +288,21 @@ def test_malformed_values_do_not_crash(tmp_path: Path) -> None:
     assert [Path(i).name for i in _images(page)] == ["accuracy.png", "rewards.png"]
 
 
+def test_rewards_plot_adds_the_unclosed_thought_panel_only_where_logged(tmp_path: Path) -> None:
+    widths = {}
+    for logged in (False, True):
+        rows = _rl_metrics(12)
+        if logged:
+            for i, row in enumerate(rows):
+                row["response/unclosed_thought_rate"] = 0.02 * i
+                row["response/chart/unclosed_thought_rate"] = 0.05 * i
+        run = tmp_path / f"run_{logged}"
+        _jsonl(run / "rl" / "metrics.jsonl", rows)
+        write_report(run)
+        widths[logged] = Image.open(run / "report" / "rewards.png").size[0]
+    assert widths[True] * 2 == widths[False] * 3  # three panels against two, each as wide
+
+
 def test_predictions_of_the_largest_budget_are_shown(tmp_path: Path) -> None:
     run = make_run(tmp_path / "demo", rl=False)
     small = [dict(r, response="short budget") for r in _predictions(SFT_ACC)]

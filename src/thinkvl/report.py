@@ -226,18 +226,22 @@ def plot_losses(run: Run, path: Path) -> bool:
 
 
 def plot_rewards(run: Run, path: Path) -> bool:
-    panels = [("rewards/", "/mean", "reward"), ("accuracy/", "", "accuracy")]
+    # (prefix, suffix, label, the all-domain key); runs from before the unclosed-thought metric lack its panel
+    panels = [("rewards/", "/mean", "reward", "rewards/mean"), ("accuracy/", "", "accuracy", "accuracy/mean")]
+    if any("response/unclosed_thought_rate" in r for r in run.rl):
+        panels.append(
+            ("response/", "/unclosed_thought_rate", "share of unclosed thoughts", "response/unclosed_thought_rate")
+        )
     domains = [d for d in _keys_under(run.rl, "accuracy/") if d != "mean"]
     domains += [d for d in _keys_under(run.rl, "rewards/", "/mean") if d not in domains]
     curves = {  # panel → [(label, xs, ys)], the mean last so it is drawn on top
-        label: [(d, *series(run.rl, f"{prefix}{d}{suffix}")) for d in domains]
-        + [("mean", *series(run.rl, f"{prefix}mean"))]
-        for prefix, suffix, label in panels
+        label: [(d, *series(run.rl, f"{prefix}{d}{suffix}")) for d in domains] + [("mean", *series(run.rl, mean_key))]
+        for prefix, suffix, label, mean_key in panels
     }
     if not any(xs for lines in curves.values() for _, xs, _ in lines):
         return False
     colors = _domain_colors(domains) | {"mean": "black"}
-    fig, axes = _figure(2, height=3.8)
+    fig, axes = _figure(len(panels), height=3.8)
     legend: dict[str, Any] = {}
     for ax, (label, lines) in zip(axes, curves.items()):
         for name, xs, ys in lines:
@@ -373,8 +377,8 @@ PLOTS = (
     Plot("accuracy.png", plot_accuracy_bars, "Held-out accuracy per domain: after SFT and after RL (RLCS), greedy "
          "and, where measured, sampled at the RL temperature; and the majority baseline", "summary.json results"),
     Plot("loss.png", plot_losses, "Training loss of pre-training and SFT", "pretrain/ or sft/ metrics"),
-    Plot("rewards.png", plot_rewards, "Rollout reward and accuracy over RL iterations (mean and per domain)",
-         "rl/metrics.jsonl"),
+    Plot("rewards.png", plot_rewards, "Rollout reward, accuracy and share of unclosed thoughts over RL "
+         "iterations (mean and per domain)", "rl/metrics.jsonl"),
     Plot("policy.png", plot_policy, "Is the policy moving? Per RL iteration: the KL between the policy before and "
          "after its updates, the share of tokens the PPO clip stopped, the policy's entropy, and the relative distance "
          "of the weights from the SFT model", "rl/ actor metrics"),

@@ -16,7 +16,7 @@ from thinkvl.reward import Verdict
 from thinkvl.rl.config import RLConfig
 from thinkvl.rl.policy import policy_batch, token_logprobs
 from thinkvl.rl.run import run_rl
-from thinkvl.rl.trainer import RLCSTrainer
+from thinkvl.rl.trainer import RLCSTrainer, unclosed_thought_rates
 
 
 class HashReward:
@@ -91,6 +91,20 @@ def test_forced_answering_closes_the_thought_and_masks_the_marker(setup):
         assert len(r.response_ids) <= 3 + len(marker) + 4
 
 
+def test_unclosed_thoughts_are_counted_per_domain_and_overall():
+    close = 7
+    rates = unclosed_thought_rates(
+        [("chart", [1, 2, close, 3]), ("chart", [1, 2, 3]), ("math", [close]), ("math", [4, close]), ("chart", [])],
+        close,
+    )
+    assert rates == {
+        "response/chart/unclosed_thought_rate": 2 / 3,
+        "response/math/unclosed_thought_rate": 0.0,
+        "response/unclosed_thought_rate": 2 / 5,
+    }
+    assert unclosed_thought_rates([], close) == {"response/unclosed_thought_rate": 0.0}
+
+
 @pytest.mark.slow
 def test_an_iteration_updates_the_policy_and_logs(setup):
     root, _, ds = setup
@@ -112,6 +126,7 @@ def test_an_iteration_updates_the_policy_and_logs(setup):
         "actor/approx_kl",
         "actor/entropy",
         "response/forced_rate",
+        "response/unclosed_thought_rate",
         "perf/rollout_tokens_per_s",
     ):
         assert key in m, key

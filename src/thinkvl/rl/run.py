@@ -26,7 +26,7 @@ from thinkvl.train.session import load_for_training
 log = logging.getLogger(__name__)
 
 PLOTS = {
-    "rewards.png": ["rewards/mean", "accuracy/mean", "response/forced_rate"],
+    "rewards.png": ["rewards/mean", "accuracy/mean", "response/forced_rate", "response/unclosed_thought_rate"],
     "curriculum.png": [
         "curriculum/tier/very_easy",
         "curriculum/tier/easy",

@@ -53,6 +53,22 @@ class Group:
     correct: list[bool]
 
 
+def unclosed_thought_rates(responses: list[tuple[str, list[int]]], think_close: int | None) -> dict[str, float]:
+    """The share of rollouts whose response never closes its thought, overall and per domain.
+
+    A policy drifting out of the thinking format shows here before the held-out accuracy does: one plain-GRPO run
+    stopped closing a third of its chart thoughts while its reward still rose (docs/results.md). A forced answer
+    counts as closed (the marker is inserted); ``response/forced_rate`` reports those.
+    """
+    by_domain: dict[str, list[bool]] = defaultdict(list)
+    for domain, ids in responses:
+        by_domain[domain].append(think_close not in ids)
+    every = [u for flags in by_domain.values() for u in flags]
+    rates = {f"response/{d}/unclosed_thought_rate": sum(f) / len(f) for d, f in by_domain.items()}
+    rates["response/unclosed_thought_rate"] = sum(every) / max(1, len(every))
+    return rates
+
+
 class RLCSTrainer:
     def __init__(
         self,
@@ -308,6 +324,7 @@ class RLCSTrainer:
         m["response/length_mean"] = sum(lengths) / max(1, len(lengths))
         m["response/thinking_length_mean"] = sum(think) / max(1, len(think))
         m["response/forced_rate"] = sum(r.forced for _, r, _, _ in flat) / max(1, len(flat))
+        m.update(unclosed_thought_rates([(domain, r.response_ids) for domain, r, _, _ in flat], self.think_close))
         m.update(selection.metrics())
         m.update(self.expansion.metrics())
         m.update(self.sampler.metrics())
