@@ -56,9 +56,9 @@ class Group:
 def unclosed_thought_rates(responses: list[tuple[str, list[int]]], think_close: int | None) -> dict[str, float]:
     """The share of rollouts whose response never closes its thought, overall and per domain.
 
-    A policy drifting out of the thinking format shows here before the held-out accuracy does: one plain-GRPO run
-    stopped closing a third of its chart thoughts while its reward still rose (docs/results.md). A forced answer
-    counts as closed (the marker is inserted); ``response/forced_rate`` reports those.
+    A policy can drift out of the thinking format while its reward, KL and clipping look healthy: one plain-GRPO run
+    stopped closing a third of its greedy chart thoughts (docs/results.md). This logs that drift in the rollouts, per
+    iteration. A forced answer counts as closed (the marker is inserted); ``response/forced_rate`` reports those.
     """
     by_domain: dict[str, list[bool]] = defaultdict(list)
     for domain, ids in responses:
